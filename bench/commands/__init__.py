@@ -1,0 +1,1 @@
+"""One module per group of `bench` commands; each exports COMMANDS: name -> function."""

@@ -1,0 +1,6 @@
+"""Commands of the report group."""
+
+from collections.abc import Callable
+from typing import Any
+
+COMMANDS: dict[str, Callable[..., Any]] = {}
