@@ -1,0 +1,193 @@
+"""One repetition of a variant on the simulator: orchestrator, fan-out and aggregator."""
+
+import json
+import math
+import random
+from typing import Any, Generator
+
+from bench.sim.engine import ExecutionFailed, Region, makespan
+from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map, sqs_worker_extra_s
+from bench.sim.lambdas import Throttled
+from variants.handlers.aggregate import aggregate_digest, merge_results
+from variants.handlers.batching import make_batches
+from variants.handlers.enrich import enrich_book
+
+# SendMessageBatch carries at most 10 messages. Source: Amazon SQS API reference, SendMessageBatch.
+SQS_SEND_BATCH_LIMIT = 10
+# Threads the aggregator uses to fetch the sqs workers' result objects from S3 (a design choice).
+AGGREGATOR_FETCH_THREADS = 16
+
+
+def compact_json_size(value: Any) -> int:
+    """Return the size in bytes of `value` as compact JSON, as Step Functions measures payloads."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+
+
+class Pipeline:
+    """The processes of one repetition and the results the real handlers produce."""
+
+    def __init__(self, region: Region, items: list[dict[str, Any]], service_times: list[float]) -> None:
+        self.region = region
+        self.items = items
+        self.service_times = service_times
+        self.results: list[dict[str, Any]] = []
+        self.stages: dict[str, tuple[float, float]] = {}
+        self.summary: dict[str, Any] | None = None
+        self.worker_invocations = 0
+
+    # Worker units and their real work
+
+    def units(self) -> list[Unit]:
+        """Return the item indices each worker invocation (or SQS message) carries."""
+        variant = self.region.variant
+        size = 1 if variant.fan_out == "sqs" else variant.batch_size
+        return make_batches(list(range(len(self.items))), size)
+
+    def service_time(self, unit: Unit) -> float:
+        """Return the worker's handler time for `unit`, its items spread over the variant's threads."""
+        durations = [self.service_times[index] for index in unit]
+        extra = sqs_worker_extra_s(self.region) if self.region.variant.fan_out == "sqs" else 0.0
+        return makespan(durations, self.region.variant.batch_threads) + extra
+
+    def complete(self, unit: Unit) -> None:
+        """Run the real worker code on `unit` once its invocation has ended."""
+        self.worker_invocations += 1
+        self.results.extend(enrich_book(self.items[index]) for index in unit)
+
+    # Stages
+
+    def run(self) -> Generator:
+        """Run the whole pipeline; the map stage's shape depends on the variant."""
+        fan_out = self.region.variant.fan_out
+        if fan_out == "sqs":
+            yield from self._run_sqs()
+        else:
+            yield from self._run_state_machine(distributed=fan_out == "distributed-map")
+
+    def _orchestrator_read(self) -> Generator:
+        rules = self.region.rules
+        self.region.counters["s3_get_requests"] += 1
+        yield self.region.env.timeout(rules.s3_get_latency_s + len(self.items) * rules.parse_s_per_row)
+
+    def _start_execution(self, execution_input: Any) -> Generator:
+        region = self.region
+        region.check_payload("the execution input", compact_json_size(execution_input))
+        delay = region.start_executions.reserve(region.env.now)
+        yield region.env.timeout(delay + region.rules.start_execution_latency_s)
+
+    def _run_state_machine(self, distributed: bool) -> Generator:
+        region, rules, env = self.region, self.region.rules, self.region.env
+        units = self.units()
+
+        def orchestrator_body() -> Generator:
+            yield from self._orchestrator_read()
+            if distributed:
+                region.counters["s3_put_requests"] += 1
+                yield env.timeout(rules.s3_put_latency_s)
+                yield from self._start_execution({"bucket": "run-bucket", "key": "items.json"})
+            else:
+                yield from self._start_execution(self._execution_items(units))
+
+        yield from self._invoke_body("orchestrator", orchestrator_body(), len(self.items))
+        self.stages["orchestrator"] = (0.0, env.now)
+
+        region.add_history_events(3)  # ExecutionStarted, MapStateEntered, MapStateStarted
+        yield env.timeout(region.transition() + rules.transition_latency_s)
+        map_start = env.now
+        if distributed:
+            yield from distributed_map(region, units, self.service_time, self.complete)
+        else:
+            yield from inline_map(region, units, self.service_time, self.complete)
+            region.check_payload("the Map state's output", compact_json_size(self.results))
+        self.stages["map"] = (map_start, env.now)
+
+        region.add_history_events(5)  # MapStateSucceeded, MapStateExited, aggregator Task events
+        yield env.timeout(region.transition() + rules.transition_latency_s)
+        yield from self._aggregate(fetches=1 if distributed else 0)
+
+    def _execution_items(self, units: list[Unit]) -> list[Any]:
+        """Return the inline Map's input: one item per iteration, or one list per batch."""
+        if self.region.variant.batch_size == 1:
+            return [self.items[unit[0]] for unit in units]
+        return [[self.items[index] for index in unit] for unit in units]
+
+    def _run_sqs(self) -> Generator:
+        region, rules, env = self.region, self.region.rules, self.region.env
+        mapping = EventSourceMapping(region, len(self.items), self.service_time, self._complete_sqs)
+        env.process(mapping.run())
+
+        def orchestrator_body() -> Generator:
+            yield from self._orchestrator_read()
+            for batch in make_batches(list(range(len(self.items))), SQS_SEND_BATCH_LIMIT):
+                if "map" not in self.stages:
+                    self.stages["map"] = (env.now, env.now)
+                count_sqs_send(region, [self.items[i] for i in batch])
+                yield env.timeout(rules.sqs_send_batch_latency_s)
+                mapping.send(batch)
+
+        yield from self._invoke_body("orchestrator", orchestrator_body(), len(self.items))
+        self.stages["orchestrator"] = (0.0, env.now)
+        yield self.sqs_done
+
+    def _complete_sqs(self, unit: Unit) -> None:
+        self.complete(unit)
+        self.region.counters["s3_put_requests"] += 1
+        self.region.counters["dynamodb_write_requests"] += 1
+        if len(self.results) == len(self.items):
+            self.stages["map"] = (self.stages["map"][0], self.region.env.now)
+            self.region.env.process(self._aggregate_async())
+
+    @property
+    def sqs_done(self):  # type: ignore[no-untyped-def]
+        """Return the event that fires when the sqs aggregator has finished."""
+        if not hasattr(self, "_sqs_done"):
+            self._sqs_done = self.region.env.event()
+        return self._sqs_done
+
+    def _aggregate_async(self) -> Generator:
+        # The last worker invokes the aggregator asynchronously (InvocationType Event).
+        yield from self._aggregate(fetches=self.worker_invocations)
+        self.sqs_done.succeed()
+
+    def _aggregate(self, fetches: int) -> Generator:
+        region, rules, env = self.region, self.region.rules, self.region.env
+        start = env.now
+
+        def aggregator_body() -> Generator:
+            rounds = math.ceil(fetches / AGGREGATOR_FETCH_THREADS)
+            region.counters["s3_get_requests"] += fetches
+            region.counters["s3_put_requests"] += 1
+            work = rounds * rules.s3_get_latency_s + len(self.results) * rules.merge_s_per_result
+            yield env.timeout(work + rules.s3_put_latency_s)
+            self.summary = merge_results(self.results)
+
+        yield from self._invoke_body("aggregator", aggregator_body(), len(self.results))
+        self.stages["aggregator"] = (start, env.now)
+
+    def _invoke_body(self, function_name: str, body: Generator, items: int) -> Generator:
+        """Invoke a function whose handler is a process of its own (it has side effects in time)."""
+        region, env = self.region, self.region.env
+        function = region.functions[function_name]
+        yield env.timeout(region.rules.invoke_latency_s)
+        try:
+            lease = function.acquire(env.now)
+        except Throttled as throttle:
+            raise ExecutionFailed(f"Lambda.TooManyRequestsException: {function_name} throttled by {throttle.limit}") from None
+
+        start = env.now
+        init_s = function.init_s if lease.cold else 0.0
+        yield env.timeout(init_s)
+        yield from body
+        function.release(lease)
+        region.record(function_name, start, init_s, lease, items)
+
+
+def sample_service_times(workload: Any, seed: int, index: int, count: int) -> list[float]:
+    """Draw the per-item service times of repetition `index`, the same for every variant."""
+    rng = random.Random(seed * 1_000_003 + index)
+    return workload.sample(rng, count)
+
+
+def digest_of(summary: dict[str, Any] | None) -> str | None:
+    """Return the aggregate digest, or None when the run produced no summary."""
+    return aggregate_digest(summary) if summary is not None else None
