@@ -162,6 +162,10 @@ def write_result(document: dict[str, Any], output_dir: Path) -> Path:
 
     handle, temp_name = tempfile.mkstemp(prefix=".partial-", suffix=RESULT_SUFFIX, dir=output_dir)
     try:
+        # mkstemp creates the file readable by its owner only; give it the usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(handle, 0o666 & ~umask)
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()

@@ -42,8 +42,7 @@ def _median_line(repetitions: list[dict[str, Any]]) -> str:
     cost = statistics.median(rep["cost_usd"].get("total", 0.0) for rep in repetitions)
     line = f"total {total:7.2f} s  map {map_s:7.2f} s  peak {peak:5.0f}  cold starts {cold:5.0f}  ${cost:.4f}"
     top = top_limit(repetitions[0].get("limits", {}))
-    if top:
-        line += f"  bound by: {LIMIT_LABELS.get(top, top)}"
+    line += f"  bound by: {LIMIT_LABELS.get(top, top)}" if top else "  bound by: no limit held items back"
     return line
 
 

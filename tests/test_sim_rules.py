@@ -241,9 +241,8 @@ def test_inline_map_history_limit_fails_the_execution() -> None:
 
 
 def test_payload_quota_fails_large_inline_input() -> None:
-    items = [{"id": number, "title": "x" * 1000} for number in range(1, 301)]
-
-    repetition = simulate(VARIANTS["per-book"], items, Workload(0.0), zero_latency_rules(), seed=0)
+    # The execution input carries one S3 byte range per iteration: 30,000 of them exceed 256 KiB.
+    repetition = simulate(VARIANTS["per-book"], make_items(30000), Workload(0.0), zero_latency_rules(), seed=0)
 
     assert repetition.status == "failed"
     assert repetition.error.startswith("States.DataLimitExceeded")

@@ -188,12 +188,6 @@ class EventSourceMapping:
         self._poke()
 
 
-def sqs_worker_extra_s(region: Region) -> float:
-    """Return the sqs worker's own AWS calls: S3 PutObject of its results and the DynamoDB counter."""
-    rules = region.rules
-    return rules.s3_put_latency_s + rules.dynamodb_update_latency_s
-
-
 def count_sqs_send(region: Region, payload: list[dict[str, Any]]) -> None:
     """Count one SendMessageBatch in 64 KB request units."""
     import json

@@ -6,7 +6,7 @@ import random
 from typing import Any, Generator
 
 from bench.sim.engine import ExecutionFailed, Region, makespan
-from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map, sqs_worker_extra_s
+from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map
 from bench.sim.lambdas import Throttled
 from variants.handlers.aggregate import aggregate_digest, merge_results
 from variants.handlers.batching import make_batches
@@ -14,6 +14,8 @@ from variants.handlers.enrich import enrich_book
 
 # SendMessageBatch carries at most 10 messages. Source: Amazon SQS API reference, SendMessageBatch.
 SQS_SEND_BATCH_LIMIT = 10
+# Placeholder bucket name; only the size of the payload that names it matters to the model.
+RUN_BUCKET = "fanout-bench-run-0123456789ab"
 # Threads the aggregator uses to fetch the sqs workers' result objects from S3 (a design choice).
 AGGREGATOR_FETCH_THREADS = 16
 
@@ -44,14 +46,25 @@ class Pipeline:
         return make_batches(list(range(len(self.items))), size)
 
     def service_time(self, unit: Unit) -> float:
-        """Return the worker's handler time for `unit`, its items spread over the variant's threads."""
+        """Return the worker's handler time for `unit`: its items over the threads, plus its S3 calls."""
         durations = [self.service_times[index] for index in unit]
-        extra = sqs_worker_extra_s(self.region) if self.region.variant.fan_out == "sqs" else 0.0
-        return makespan(durations, self.region.variant.batch_threads) + extra
+        return makespan(durations, self.region.variant.batch_threads) + self._worker_io_s()
+
+    def _worker_io_s(self) -> float:
+        rules, fan_out = self.region.rules, self.region.variant.fan_out
+        if fan_out == "inline-map":
+            return rules.s3_get_latency_s + rules.s3_put_latency_s  # ranged GET of its items, PUT of its results
+        if fan_out == "sqs":
+            return rules.s3_put_latency_s + rules.dynamodb_update_latency_s  # results, completion counter
+        return 0.0  # a distributed Map child receives its items and returns its results in the payload
 
     def complete(self, unit: Unit) -> None:
         """Run the real worker code on `unit` once its invocation has ended."""
         self.worker_invocations += 1
+        counters = self.region.counters
+        if self.region.variant.fan_out == "inline-map":
+            counters["s3_get_requests"] += 1
+            counters["s3_put_requests"] += 1
         self.results.extend(enrich_book(self.items[index]) for index in unit)
 
     # Stages
@@ -81,12 +94,12 @@ class Pipeline:
 
         def orchestrator_body() -> Generator:
             yield from self._orchestrator_read()
+            region.counters["s3_put_requests"] += 1
+            yield env.timeout(rules.s3_put_latency_s)
             if distributed:
-                region.counters["s3_put_requests"] += 1
-                yield env.timeout(rules.s3_put_latency_s)
-                yield from self._start_execution({"bucket": "run-bucket", "key": "items.json"})
+                yield from self._start_execution({"bucket": RUN_BUCKET, "key": "items.json"})
             else:
-                yield from self._start_execution(self._execution_items(units))
+                yield from self._start_execution(self._execution_input(units))
 
         yield from self._invoke_body("orchestrator", orchestrator_body(), len(self.items))
         self.stages["orchestrator"] = (0.0, env.now)
@@ -98,18 +111,27 @@ class Pipeline:
             yield from distributed_map(region, units, self.service_time, self.complete)
         else:
             yield from inline_map(region, units, self.service_time, self.complete)
-            region.check_payload("the Map state's output", compact_json_size(self.results))
+            result_keys = [f"results/{number:06d}.json" for number in range(len(units))]
+            region.check_payload("the Map state's output", compact_json_size(result_keys))
         self.stages["map"] = (map_start, env.now)
 
         region.add_history_events(5)  # MapStateSucceeded, MapStateExited, aggregator Task events
         yield env.timeout(region.transition() + rules.transition_latency_s)
-        yield from self._aggregate(fetches=1 if distributed else 0)
+        # The aggregator reads the ResultWriter's manifest and result file, or one object per iteration.
+        yield from self._aggregate(fetches=2 if distributed else len(units))
 
-    def _execution_items(self, units: list[Unit]) -> list[Any]:
-        """Return the inline Map's input: one item per iteration, or one list per batch."""
-        if self.region.variant.batch_size == 1:
-            return [self.items[unit[0]] for unit in units]
-        return [[self.items[index] for index in unit] for unit in units]
+    def _execution_input(self, units: list[Unit]) -> dict[str, Any]:
+        """Return the inline Map's input: the byte range of each unit in the items object.
+
+        Items and results travel through S3 and only references travel in the
+        payload, as AWS recommends for data that may exceed the 256 KiB quota.
+        """
+        line_sizes = [compact_json_size(item) + 1 for item in self.items]  # JSON Lines, one item a line
+        offsets = [0]
+        for size in line_sizes:
+            offsets.append(offsets[-1] + size)
+        ranges = [[offsets[unit[0]], offsets[unit[-1] + 1] - offsets[unit[0]]] for unit in units]
+        return {"bucket": RUN_BUCKET, "key": "items.jsonl", "ranges": ranges}
 
     def _run_sqs(self) -> Generator:
         region, rules, env = self.region, self.region.rules, self.region.env
