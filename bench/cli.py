@@ -53,3 +53,7 @@ def report_errors(command: Callable[..., Any]) -> Callable[..., Any]:
 for module in (run, compare, plot, report, aws, diagnose, explain):
     for name, command in module.COMMANDS.items():
         app.command(name)(report_errors(command))
+
+
+if __name__ == "__main__":
+    app()
