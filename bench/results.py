@@ -2,7 +2,7 @@
 
 A result file is one JSON document per `bench run`. Its top level records how
 the run was made (tool, backend, region, model parameters, input checksum); its
-"variants" list holds one entry per variant with that variant's description and
+"variants" list contains one entry per variant with that variant's description and
 its repetitions. Per-invocation records are stored column-wise (one list per
 field) so a 100,000-item run stays small and loads straight into a DataFrame.
 """
@@ -129,7 +129,7 @@ def build_document(
 ) -> dict[str, Any]:
     """Return a complete result document.
 
-    `variant_runs` holds one {"variant": Variant.to_dict(), "repetitions":
+    `variant_runs` contains one {"variant": Variant.to_dict(), "repetitions":
     [Repetition.to_dict(), ...]} entry per variant. `environment` carries
     backend facts such as the AWS account id and endpoint (never credentials).
     """

@@ -5,6 +5,8 @@ import math
 import random
 from typing import Any, Generator
 
+from bench.workload import Workload
+
 from bench.sim.engine import ExecutionFailed, Region, makespan
 from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map
 from bench.sim.lambdas import Throttled
@@ -36,6 +38,7 @@ class Pipeline:
         self.stages: dict[str, tuple[float, float]] = {}
         self.summary: dict[str, Any] | None = None
         self.worker_invocations = 0
+        self.sqs_done = region.env.event()  # fires when the sqs variant's aggregator has finished
 
     # Worker units and their real work
 
@@ -159,13 +162,6 @@ class Pipeline:
             self.stages["map"] = (self.stages["map"][0], self.region.env.now)
             self.region.env.process(self._aggregate_async())
 
-    @property
-    def sqs_done(self):  # type: ignore[no-untyped-def]
-        """Return the event that fires when the sqs aggregator has finished."""
-        if not hasattr(self, "_sqs_done"):
-            self._sqs_done = self.region.env.event()
-        return self._sqs_done
-
     def _aggregate_async(self) -> Generator:
         # The last worker invokes the aggregator asynchronously (InvocationType Event).
         yield from self._aggregate(fetches=self.worker_invocations)
@@ -204,7 +200,7 @@ class Pipeline:
         region.record(function_name, start, init_s, lease, items)
 
 
-def sample_service_times(workload: Any, seed: int, index: int, count: int) -> list[float]:
+def sample_service_times(workload: Workload, seed: int, index: int, count: int) -> list[float]:
     """Draw the per-item service times of repetition `index`, the same for every variant."""
     rng = random.Random(seed * 1_000_003 + index)
     return workload.sample(rng, count)
