@@ -191,8 +191,10 @@ def estimate_cost(
             _provisioned_environments(variant, counters), counters.get("provisioned_seconds", 0), memory_mb
         )
         * prices[f"lambda_provisioned_concurrency_{architecture}"],
-        "stepfunctions_state_transitions": counters.get("state_transitions", 0) * prices["stepfunctions_state_transition"],
-        "stepfunctions_express_requests": counters.get("express_executions", 0) * prices["stepfunctions_express_request"],
+        "stepfunctions_state_transitions": counters.get("state_transitions", 0)
+        * prices["stepfunctions_state_transition"],
+        "stepfunctions_express_requests": counters.get("express_executions", 0)
+        * prices["stepfunctions_express_request"],
         "stepfunctions_express_duration": express_gb_seconds(counters.get("express_duration_ms", 0))
         * prices["stepfunctions_express_duration"],
         "sqs_requests": counters.get("sqs_requests", 0) * prices["sqs_request"],

@@ -22,3 +22,7 @@ ResultPaths = Annotated[
     list[Path],
     typer.Argument(help="Result files, or folders searched recursively for *.json result files."),
 ]
+OutputFolder = Annotated[
+    Path,
+    typer.Option("--out", help="Folder to write into; created when missing. Existing files of the same name are replaced."),
+]

@@ -201,8 +201,16 @@ def read_result(path: Path) -> dict[str, Any]:
     return document
 
 
+# Folders a recursive search skips: the committed CI baseline would otherwise be pooled with
+# fresh runs. Naming such a folder (or a file in it) explicitly still reads it.
+SKIPPED_FOLDERS = ("baseline",)
+
+
 def find_result_files(paths: list[Path]) -> list[Path]:
-    """Return every result file at or below `paths`, sorted; raise if there is none."""
+    """Return every result file at or below `paths`, sorted; raise if there is none.
+
+    A search below a folder skips subfolders named in SKIPPED_FOLDERS.
+    """
     found: list[Path] = []
     for path in paths:
         if not path.exists():
@@ -213,12 +221,18 @@ def find_result_files(paths: list[Path]) -> list[Path]:
         found.extend(
             candidate
             for candidate in path.rglob(f"*{RESULT_SUFFIX}")
-            if candidate.is_file() and not candidate.name.startswith(".partial-")
+            if candidate.is_file()
+            and not candidate.name.startswith(".partial-")
+            and not _in_skipped_folder(candidate.relative_to(path))
         )
     if not found:
         shown = ", ".join(str(path) for path in paths)
         raise ResultFileError(f"{shown}: no result files (*{RESULT_SUFFIX}) found; run `bench run` first")
     return sorted(set(found))
+
+
+def _in_skipped_folder(relative: Path) -> bool:
+    return any(part in SKIPPED_FOLDERS for part in relative.parts[:-1])
 
 
 def iter_documents(paths: list[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:

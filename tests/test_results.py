@@ -140,3 +140,11 @@ def test_load_results_rejects_empty_folder(tmp_path: Path) -> None:
 
 def test_peak_concurrency_treats_touching_intervals_as_sequential() -> None:
     assert peak_concurrency([0.0, 1.0, 1.0], [1.0, 2.0, 2.0]) == 2
+
+
+def test_folder_search_skips_the_baseline(tmp_path: Path) -> None:
+    write_result(make_document("20261204T000000Z-000001"), tmp_path)
+    write_result(make_document("20261204T000000Z-000002"), tmp_path / "baseline")
+
+    assert len(load_results(tmp_path)) == 1
+    assert len(load_results(tmp_path / "baseline")) == 1

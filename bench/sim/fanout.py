@@ -7,6 +7,7 @@ from typing import Any, Generator
 
 import simpy
 
+from bench.cost import express_billed_ms
 from bench.sim.clock import TokenBucket
 from bench.sim.engine import Region
 from bench.sim.lambdas import Throttled
@@ -74,7 +75,8 @@ def distributed_map(region: Region, units: list[Unit], service_time: ServiceTime
             child_start = env.now
             yield from region.invoke("worker", service_time(unit), len(unit))
             region.counters["express_executions"] += 1
-            region.counters["express_duration_ms"] += math.ceil((env.now - child_start) * 1000)
+            billed = express_billed_ms((env.now - child_start) * 1000)
+            region.counters["express_duration_ms"] += billed
             on_done(unit)
 
     slots = [env.process(child_slot()) for _ in range(min(cap, len(units)))]
