@@ -29,7 +29,7 @@ def run(
     work_seconds: Annotated[float, typer.Option(help="Worker service time per book, in seconds.")] = 3.0,
     jitter: Annotated[
         float, typer.Option(help="Variation of the service time (lognormal coefficient of variation; 0 = fixed).")
-    ] = 0.1,
+    ] = 0.05,
     account_concurrency: Annotated[int, typer.Option(help="Lambda concurrency limit of the account.")] = 1000,
     region: Region = None,
     repetitions: Annotated[int, typer.Option(help="Repetitions per variant.")] = 5,
