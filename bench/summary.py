@@ -1,22 +1,11 @@
 """The short per-variant summary `bench run` prints after a run."""
 
 import statistics
+from collections import Counter
 from typing import Any
 
+from bench.attribution import describe_limit, repetition_limits, top_limit
 from bench.results import peak_concurrency
-
-# Plain-words names of the limits a simulated repetition records in `limits`.
-LIMIT_LABELS = {
-    "inline_map_cap": "inline Map concurrency cap",
-    "max_concurrency": "the Map's MaxConcurrency",
-    "account_concurrency": "account concurrency limit",
-    "reserved_concurrency": "reserved concurrency of the worker",
-    "scaling_rate": "Lambda scaling rate (1,000 environments per 10 s)",
-    "esm_ramp": "SQS event source mapping ramp (+300 per minute)",
-    "esm_max_concurrency": "event source mapping maximum concurrency",
-    "distributed_dispatch_rate": "distributed Map child start rate",
-    "state_transition_rate": "state-transition token bucket",
-}
 
 
 def summary_lines(document: dict[str, Any]) -> list[str]:
@@ -30,7 +19,8 @@ def summary_lines(document: dict[str, Any]) -> list[str]:
         if not succeeded:
             lines.append(f"{name}  failed: {failed[0]['error']}")
             continue
-        lines.append(f"{name}  {_median_line(succeeded)}{_failure_note(failed)}")
+        line = f"{name}  {_median_line(succeeded)}  bound by: {_binding_limit(document, variant_run, succeeded)}"
+        lines.append(line + _failure_note(failed))
     return lines
 
 
@@ -40,10 +30,20 @@ def _median_line(repetitions: list[dict[str, Any]]) -> str:
     peak = statistics.median(_worker_peak(rep) for rep in repetitions)
     cold = statistics.median(sum(rep["invocations"]["cold"]) for rep in repetitions)
     cost = statistics.median(rep["cost_usd"].get("total", 0.0) for rep in repetitions)
-    line = f"total {total:7.2f} s  map {map_s:7.2f} s  peak {peak:5.0f}  cold starts {cold:5.0f}  ${cost:.4f}"
-    top = top_limit(repetitions[0].get("limits", {}))
-    line += f"  bound by: {LIMIT_LABELS.get(top, top)}" if top else "  bound by: no limit held items back"
-    return line
+    return f"total {total:7.2f} s  map {map_s:7.2f} s  peak {peak:5.0f}  cold starts {cold:5.0f}  ${cost:.4f}"
+
+
+def _binding_limit(document: dict[str, Any], variant_run: dict[str, Any], repetitions: list[dict[str, Any]]) -> str:
+    """Return, in plain words, the limit that held items back longest over all `repetitions`."""
+    variant = variant_run["variant"]
+    held: Counter[str] = Counter()
+    for repetition in repetitions:
+        limits, _ = repetition_limits(document, variant, repetition)
+        held.update(limits)
+    top = top_limit(dict(held))
+    if top is None:
+        return "no limit held items back"
+    return describe_limit(top[0], variant, document.get("parameters") or {})
 
 
 def _failure_note(failed: list[dict[str, Any]]) -> str:
@@ -59,9 +59,3 @@ def _worker_peak(repetition: dict[str, Any]) -> int:
     columns = repetition["invocations"]
     workers = [i for i, name in enumerate(columns["function"]) if name == "worker"]
     return peak_concurrency([columns["start"][i] for i in workers], [columns["end"][i] for i in workers])
-
-
-def top_limit(limits: dict[str, float]) -> str | None:
-    """Return the limit that held items back longest, or None when nothing was held back."""
-    held = {name: seconds for name, seconds in limits.items() if seconds > 0}
-    return max(held, key=held.__getitem__) if held else None
