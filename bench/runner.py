@@ -14,10 +14,6 @@ from variants import ESM_MAX_CONCURRENCY_RANGE, VARIANTS, Variant
 # Largest ESM batch without a batching window. Source: AWS Lambda developer guide,
 # using Lambda with Amazon SQS (batch size above 10 needs MaximumBatchingWindowInSeconds >= 1).
 ESM_BATCH_SIZE_WITHOUT_WINDOW = 10
-# Lambda keeps at least 100 units of account concurrency unreserved.
-# Source: AWS Lambda developer guide, configuring reserved concurrency.
-MIN_UNRESERVED_CONCURRENCY = 100
-
 Progress = Callable[[str, int, int], None]
 
 
@@ -47,6 +43,28 @@ class RunRequest:
     repetitions: int = 5
     seed: int = 0
     knobs: Knobs = field(default_factory=Knobs)
+
+
+# The variants each knob changes; a knob given for none of the selected variants is reported.
+KNOB_TARGETS = {
+    "max_concurrency": ("per-book", "batched", "provisioned"),
+    "batch_size": ("batched",),
+    "provisioned": ("provisioned",),
+    "esm_batch_size": ("sqs",),
+    "esm_max_concurrency": ("sqs",),
+    "distributed_max_concurrency": ("distributed",),
+    "distributed_batch_size": ("distributed",),
+}
+
+
+def unused_knobs(names: list[str], knobs: Knobs) -> list[str]:
+    """Return a warning for each knob that none of the variants `names` uses."""
+    warnings = []
+    for knob, targets in KNOB_TARGETS.items():
+        if getattr(knobs, knob) is not None and not set(targets) & set(names):
+            option = "--" + knob.replace("_", "-")
+            warnings.append(f"{option} applies only to {', '.join(targets)}; it has no effect on {', '.join(names)}")
+    return warnings
 
 
 def configure_variants(names: list[str], knobs: Knobs, rules: AwsRules) -> list[Variant]:
@@ -88,9 +106,8 @@ def _check_knobs(knobs: Knobs, rules: AwsRules) -> None:
     _check_range("--distributed-batch-size", knobs.distributed_batch_size, 1, None)
     _check_range("--esm-batch-size", knobs.esm_batch_size, 1, ESM_BATCH_SIZE_WITHOUT_WINDOW)
     _check_range("--esm-max-concurrency", knobs.esm_max_concurrency, *ESM_MAX_CONCURRENCY_RANGE)
-    spare = rules.account_concurrency - MIN_UNRESERVED_CONCURRENCY
-    _check_range("--provisioned", knobs.provisioned, 0, max(spare, 0))
-    _check_range("--reserved-concurrency", knobs.reserved_concurrency, 0, max(spare, 0))
+    _check_range("--provisioned", knobs.provisioned, 0, None)
+    _check_range("--reserved-concurrency", knobs.reserved_concurrency, 0, None)
 
 
 def _check_range(option: str, value: int | None, low: int, high: int | None) -> None:

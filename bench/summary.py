@@ -42,7 +42,7 @@ def _binding_limit(document: dict[str, Any], variant_run: dict[str, Any], repeti
         held.update(limits)
     top = top_limit(dict(held))
     if top is None:
-        return "no limit held items back"
+        return "no limit held items back (the time is the workers' own work)"
     return describe_limit(top[0], variant, document.get("parameters") or {})
 
 

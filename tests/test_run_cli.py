@@ -102,6 +102,8 @@ def test_run_rule_override_is_recorded(tmp_path: Path) -> None:
         (("--all", "--items", "9999"), "the file has only 565"),
         (("--all", "--backend", "gcp"), "--backend 'gcp' is not a backend"),
         (("--all", "--work-seconds", "-1"), "--work-seconds is -1.0"),
+        (("--all", "--region", "xx-nowhere-9"), "--region 'xx-nowhere-9' is not a Region"),
+        (("--all", "--set", "region=eu-west-1"), "use --region NAME"),
     ],
 )
 def test_run_rejects_bad_options(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
@@ -192,3 +194,37 @@ def test_run_and_compare_through_a_subprocess(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.startswith("error: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_run_rejects_output_dir_that_is_a_file(tmp_path: Path) -> None:
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+
+    outcome = runner.invoke(app, ["run", "--all", "--output-dir", str(taken / "sub")])
+    direct = runner.invoke(app, ["run", "--all", "--output-dir", str(taken)])
+
+    assert outcome.exit_code == 2
+    assert "cannot create the folder" in outcome.output
+    assert direct.exit_code == 2
+    assert "exists and is not a folder" in direct.output
+    assert taken.read_text() == "mine"
+
+
+def test_run_warns_about_unused_knobs(tmp_path: Path) -> None:
+    outcome = runner.invoke(
+        app, ["run", "--variant", "per-book", "--batch-size", "5", "--repetitions", "1", "--output-dir", str(tmp_path)]
+    )
+
+    assert outcome.exit_code == 0
+    assert "warning: --batch-size applies only to batched; it has no effect on per-book" in outcome.output
+
+
+def test_run_exits_1_when_a_variant_always_fails(tmp_path: Path) -> None:
+    outcome = runner.invoke(
+        app, ["run", "--all", "--account-concurrency", "10", "--repetitions", "1", "--output-dir", str(tmp_path)]
+    )
+
+    assert outcome.exit_code == 1
+    assert "every repetition of per-book, batched, provisioned, distributed failed" in outcome.output
+    assert len(result_files(tmp_path)) == 1
+    assert "sqs          total" in outcome.output

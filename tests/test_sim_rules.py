@@ -278,3 +278,22 @@ def test_variant_description_is_not_modified_by_knobs() -> None:
     assert changed.batch_size == 5
     assert changed.batch_threads == VARIANTS["batched"].batch_threads
     assert VARIANTS["batched"].batch_size == 20
+
+
+def test_esm_throttles_are_charged_to_reserved_concurrency() -> None:
+    variant = VARIANTS["sqs"].with_knobs(reserved_concurrency=20)
+
+    repetition = simulate(variant, make_items(300), Workload(3.0), zero_latency_rules(), seed=0)
+
+    assert worker_peak(repetition) == 20
+    assert max(repetition.limits, key=repetition.limits.__getitem__) == "reserved_concurrency"
+
+
+def test_provisioned_over_account_limit_fails() -> None:
+    rules = zero_latency_rules(account_concurrency=120)
+
+    repetition = simulate(VARIANTS["provisioned"], make_items(5), Workload(1.0), rules, seed=0)
+
+    assert repetition.status == "failed"
+    assert repetition.error.startswith("InvalidParameterValueException")
+    assert "at most 20" in repetition.error

@@ -35,15 +35,15 @@ def run(
     repetitions: Annotated[int, typer.Option(help="Repetitions per variant.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same simulated results.")] = 0,
     output_dir: Annotated[Path, typer.Option(help="Folder for the result file.")] = Path("results"),
-    max_concurrency: Annotated[Optional[int], typer.Option(help="Inline Map MaxConcurrency (0 = unlimited, still capped at 40).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Books per worker invocation in the batched variant.")] = None,
-    batch_threads: Annotated[Optional[int], typer.Option(help="Threads a worker uses for the books of its batch (1 = sequential).")] = None,
-    provisioned: Annotated[Optional[int], typer.Option(help="Provisioned environments of the provisioned variant's worker.")] = None,
+    max_concurrency: Annotated[Optional[int], typer.Option(help="Inline Map MaxConcurrency of per-book, batched and provisioned (default 1000; 0 = no limit; an inline Map still runs at most 40).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Books per worker invocation in the batched variant (default 20).")] = None,
+    batch_threads: Annotated[Optional[int], typer.Option(help="Threads a worker uses for the books of its batch (default 20 for batched, 1 elsewhere; 1 = sequential).")] = None,
+    provisioned: Annotated[Optional[int], typer.Option(help="Provisioned environments of the provisioned variant's worker (default 40).")] = None,
     reserved_concurrency: Annotated[Optional[int], typer.Option(help="Reserved concurrency of the worker function (default: none).")] = None,
-    esm_batch_size: Annotated[Optional[int], typer.Option(help="Messages per invocation of the SQS event source mapping (1-10).")] = None,
-    esm_max_concurrency: Annotated[Optional[int], typer.Option(help="MaximumConcurrency of the SQS event source mapping (2-1000).")] = None,
-    distributed_max_concurrency: Annotated[Optional[int], typer.Option(help="MaxConcurrency of the distributed Map (0 = 10,000).")] = None,
-    distributed_batch_size: Annotated[Optional[int], typer.Option(help="Books per child execution of the distributed Map (ItemBatcher).")] = None,
+    esm_batch_size: Annotated[Optional[int], typer.Option(help="Messages per invocation of the SQS event source mapping (default 1; 1-10, as no batching window is set).")] = None,
+    esm_max_concurrency: Annotated[Optional[int], typer.Option(help="MaximumConcurrency of the SQS event source mapping (default: none; 2-1000).")] = None,
+    distributed_max_concurrency: Annotated[Optional[int], typer.Option(help="MaxConcurrency of the distributed Map (default 1000; 0 = up to 10,000 child executions).")] = None,
+    distributed_batch_size: Annotated[Optional[int], typer.Option(help="Books per child execution of the distributed Map, via ItemBatcher (default 1).")] = None,
     set_rules: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a simulator rule, NAME=VALUE (repeatable); see `bench rules`.")
     ] = None,
@@ -58,7 +58,7 @@ def run(
     from bench.books import load_reading_list
     from bench.errors import InputError
     from bench.results import write_result
-    from bench.runner import Knobs, RunRequest, configure_variants, run_simulation
+    from bench.runner import Knobs, RunRequest, configure_variants, run_simulation, unused_knobs
     from bench.sim.rules import AwsRules, load_rules_file, parse_assignments
     from bench.workload import Workload
     from variants import VARIANTS
@@ -68,6 +68,8 @@ def run(
         raise InputError(f"--backend {backend!r} is not a backend; expected one of: {', '.join(BACKENDS)}")
     if repetitions < 1:
         raise InputError(f"--repetitions is {repetitions}; expected 1 or more")
+
+    _prepare_output_dir(output_dir)
 
     overrides: dict[str, Any] = {"account_concurrency": account_concurrency}
     if rules_file is not None:
@@ -95,6 +97,9 @@ def run(
         ),
     )
 
+    for warning in unused_knobs(names, request.knobs):
+        typer.echo(f"warning: {warning}", err=True)
+
     with _progress_bar(len(names) * repetitions, backend) as progress:
         if backend == "sim":
             document = run_simulation(request, progress)
@@ -121,6 +126,34 @@ def run(
     path = write_result(document, output_dir)
     _print_summary(document)
     typer.echo(f"wrote {path}")
+
+    failed = _variants_without_success(document)
+    if failed:
+        typer.echo(
+            f"error: every repetition of {', '.join(failed)} failed; the result file records why",
+            err=True,
+        )
+        raise typer.Exit(1)
+
+
+def _prepare_output_dir(output_dir: Path) -> None:
+    """Create the output folder before any work, so a bad path fails before the run, not after."""
+    from bench.errors import InputError
+
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(f"--output-dir {output_dir}: exists and is not a folder; choose another path")
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--output-dir {output_dir}: cannot create the folder ({error.strerror}); choose another path") from None
+
+
+def _variants_without_success(document: dict[str, Any]) -> list[str]:
+    return [
+        run["variant"]["name"]
+        for run in document["variants"]
+        if not any(repetition["status"] == "succeeded" for repetition in run["repetitions"])
+    ]
 
 
 def _variant_names(selected: list[str] | None, all_variants: bool, known: list[str]) -> list[str]:

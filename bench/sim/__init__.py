@@ -4,7 +4,7 @@ import random
 from typing import Any
 
 from bench.results import Repetition
-from bench.sim.engine import ExecutionFailed, Region
+from bench.sim.engine import ExecutionFailed, Region, check_concurrency_configuration
 from bench.sim.lambdas import Throttled
 from bench.sim.pipeline import Pipeline, digest_of, sample_service_times
 from bench.sim.rules import AwsRules
@@ -33,11 +33,11 @@ def simulate(
 
     region = Region(variant, rules, random.Random(seed))
     pipeline = Pipeline(region, items, sample_service_times(workload, seed, index, len(items)))
-    process = region.env.process(pipeline.run())
 
     status, error = "succeeded", None
     try:
-        region.env.run(until=process)
+        check_concurrency_configuration(variant, rules)
+        region.env.run(until=region.env.process(pipeline.run()))
     except (ExecutionFailed, Throttled) as failure:
         status, error = "failed", str(failure)
 

@@ -29,6 +29,25 @@ def makespan(durations: list[float], threads: int) -> float:
     return max(finish_times, default=0.0)
 
 
+# Lambda keeps at least 100 units of the account's concurrency unreserved, so reserved and
+# provisioned concurrency together can take at most the limit minus 100.
+# Source: AWS Lambda developer guide, configuring reserved concurrency.
+MIN_UNRESERVED_CONCURRENCY = 100
+
+
+def check_concurrency_configuration(variant: Variant, rules: AwsRules) -> None:
+    """Fail like Lambda's PutFunctionConcurrency/PutProvisionedConcurrencyConfig on an over-allocation."""
+    allocated = max(variant.reserved_concurrency or 0, variant.provisioned)
+    available = rules.account_concurrency - MIN_UNRESERVED_CONCURRENCY
+    if allocated > 0 and allocated > available:
+        raise ExecutionFailed(
+            f"InvalidParameterValueException: the worker's reserved or provisioned concurrency ({allocated}) "
+            f"must leave {MIN_UNRESERVED_CONCURRENCY} of the account's {rules.account_concurrency} unreserved, "
+            f"so at most {max(available, 0)}; lower --provisioned/--reserved-concurrency or raise "
+            "--account-concurrency"
+        )
+
+
 class Region:
     """Everything one repetition shares: the clock, the Lambda account, buckets and records."""
 

@@ -1,7 +1,7 @@
 """The three fan-out mechanisms: inline Map, distributed Map and an SQS event source mapping."""
 
 import math
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any, Generator
 
@@ -93,7 +93,9 @@ class EventSourceMapping:
 
     Source: AWS Lambda developer guide, configuring scaling behavior for SQS
     event source mappings. Messages waiting while every allowed poller is busy
-    are charged to the ramp, or to the maximum concurrency once the ramp reached it.
+    are charged to the ramp, or to the maximum concurrency once the ramp reached
+    it. While pollers back off from throttled invokes, the queue's wait is
+    charged to the limit that throttled them instead.
     """
 
     def __init__(self, region: Region, total_items: int, service_time: ServiceTime, on_done: OnDone) -> None:
@@ -105,6 +107,7 @@ class EventSourceMapping:
         self.taken = 0
         self.active = 0
         self.first_message_at: float | None = None
+        self.backing_off: Counter[str] = Counter()  # pollers waiting after a throttle, by limit
         self._wake = region.env.event()
 
         self.cap = region.rules.esm_max_concurrency
@@ -154,7 +157,9 @@ class EventSourceMapping:
             last_time = env.now
             blocked_items = len(self.queue)
             blocked_by = None
-            if self.queue:
+            if self.queue and self.backing_off:
+                blocked_by = self.backing_off.most_common(1)[0][0]
+            elif self.queue:
                 blocked_by = "esm_ramp" if limit < self.cap else "esm_max_concurrency"
 
             self._wake = env.event()
@@ -182,7 +187,10 @@ class EventSourceMapping:
                 break
             except Throttled as throttle:
                 region.hold(throttle.limit, rules.esm_throttle_backoff_s, len(batch))
+                self.backing_off[throttle.limit] += 1
                 yield region.env.timeout(rules.esm_throttle_backoff_s)
+                self.backing_off[throttle.limit] -= 1
+                self.backing_off += Counter()  # drop limits no poller waits for any more
 
         region.counters["sqs_requests"] += 1  # DeleteMessageBatch
         self.active -= 1

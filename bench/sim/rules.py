@@ -6,6 +6,8 @@ values that produced it. Values marked "estimate" are not AWS quotas but
 typical measured latencies; override them with `--set NAME=VALUE`.
 """
 
+import functools
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -101,6 +103,7 @@ class AwsRules:
     @classmethod
     def for_region(cls, region: str) -> "AwsRules":
         """Return the defaults for `region`, with its Step Functions bucket sizes."""
+        check_region(region)
         if region in LARGE_QUOTA_REGIONS:
             return cls(region=region)
         return cls(
@@ -116,6 +119,8 @@ class AwsRules:
         known = {item.name: item for item in fields(self)}
         changes: dict[str, Any] = {}
         for name, value in overrides.items():
+            if name == "region":
+                raise InputError("the Region is not a rule; use --region NAME, which also selects its quotas")
             if name not in known:
                 raise InputError(f"unknown rule {name!r}; run `bench rules` to list the rule names")
             changes[name] = _coerce(name, value, type(getattr(self, name)))
@@ -124,6 +129,31 @@ class AwsRules:
     def to_dict(self) -> dict[str, Any]:
         """Return the rules as JSON-ready data."""
         return asdict(self)
+
+
+def check_region(region: str) -> None:
+    """Raise InputError unless botocore's endpoint data lists Step Functions in `region`."""
+    if region not in step_functions_regions():
+        raise InputError(
+            f"--region {region!r} is not a Region where Step Functions runs; for example us-east-1 or eu-west-1"
+        )
+
+
+@functools.cache
+def step_functions_regions() -> frozenset[str]:
+    """Return every Region of every partition in botocore's endpoint data for Step Functions.
+
+    The file is read directly because importing botocore.session costs about 0.3 s.
+    """
+    spec = importlib.util.find_spec("botocore")
+    if spec is None or spec.origin is None:
+        return frozenset(LARGE_QUOTA_REGIONS)
+    endpoints = json.loads((Path(spec.origin).parent / "data" / "endpoints.json").read_text(encoding="utf-8"))
+    regions = set()
+    for partition in endpoints["partitions"]:
+        names = partition["services"].get("states", {}).get("endpoints", {})
+        regions.update(name for name in names if "fips" not in name)
+    return frozenset(regions)
 
 
 def describe_rules(rules: AwsRules) -> list[dict[str, Any]]:
