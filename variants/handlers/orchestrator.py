@@ -1,0 +1,93 @@
+"""Lambda entry point of the orchestrator: read the reading list and start the fan-out."""
+
+import json
+import math
+import time
+from typing import Any
+
+from .batching import make_batches
+from .lambda_io import Invocation, Settings, client
+from .readinglist import parse_reading_list
+
+# SendMessageBatch carries at most 10 messages, and SQS bills each 64 KB of a request's
+# payload as one request. Source: Amazon SQS API reference, SendMessageBatch; Amazon SQS pricing.
+SQS_BATCH_LIMIT = 10
+SQS_BILLING_UNIT_BYTES = 65536
+SQS_SEND_ATTEMPTS = 3
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Parse the CSV at s3://bucket/event["input_key"] and fan its books out.
+
+    The event carries "run" (run_id, variant, repetition and the S3 "prefix"
+    of this repetition), "input_key" and "limit" (how many leading books to
+    use). Returns the number of books and, for Step Functions variants, the
+    execution ARN.
+    """
+    settings = Settings.from_environment()
+    run = event["run"]
+    with Invocation("orchestrator", context, run) as invocation:
+        body = client("s3").get_object(Bucket=settings.bucket, Key=event["input_key"])["Body"].read()
+        invocation.count("s3_get")
+        items = parse_reading_list(body)[: event["limit"]]
+        invocation.items = len(items)
+
+        if settings.fan_out == "sqs":
+            invocation.extra["first_send"] = send_to_queue(settings, run, items, invocation)
+            return {"items": len(items)}
+        execution_arn = start_execution(settings, run, items, invocation)
+        return {"items": len(items), "execution_arn": execution_arn}
+
+
+def start_execution(
+    settings: Settings, run: dict[str, Any], items: list[dict[str, Any]], invocation: Invocation
+) -> str:
+    """Start the state machine; the distributed Map reads its items from S3, the inline Map from the input."""
+    execution_input: dict[str, Any] = {"run": run, "total": len(items)}
+    if settings.fan_out == "distributed-map":
+        key = f"{run['prefix']}items.json"
+        client("s3").put_object(Bucket=settings.bucket, Key=key, Body=json.dumps(items, separators=(",", ":")))
+        invocation.count("s3_put")
+        execution_input["items_key"] = key
+    elif settings.batch_size == 1:
+        execution_input["items"] = items
+    else:
+        execution_input["items"] = make_batches(items, settings.batch_size)
+
+    response = client("stepfunctions").start_execution(
+        stateMachineArn=settings.state_machine_arn,
+        name=f"{run['run_id']}-rep{run['repetition']}",
+        input=json.dumps(execution_input, separators=(",", ":")),
+    )
+    invocation.count("states_start")
+    return response["executionArn"]
+
+
+def send_to_queue(
+    settings: Settings, run: dict[str, Any], items: list[dict[str, Any]], invocation: Invocation
+) -> float:
+    """Send one message per book, 10 per SendMessageBatch; return the time of the first send."""
+    sqs = client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=settings.queue_name)["QueueUrl"]
+    invocation.count("sqs_units")
+    first_send = time.time()
+    for batch in make_batches(items, SQS_BATCH_LIMIT):
+        entries = [
+            {"Id": str(index), "MessageBody": json.dumps({"item": item, "run": run, "total": len(items)})}
+            for index, item in enumerate(batch)
+        ]
+        _send_batch(sqs, queue_url, entries, invocation)
+    return first_send
+
+
+def _send_batch(sqs: Any, queue_url: str, entries: list[dict[str, str]], invocation: Invocation) -> None:
+    """Send `entries`, resending the ones SQS reports as failed."""
+    for _ in range(SQS_SEND_ATTEMPTS):
+        payload = sum(len(entry["MessageBody"].encode("utf-8")) for entry in entries)
+        response = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        invocation.count("sqs_units", max(1, math.ceil(payload / SQS_BILLING_UNIT_BYTES)))
+        failed = {failure["Id"] for failure in response.get("Failed", [])}
+        entries = [entry for entry in entries if entry["Id"] in failed]
+        if not entries:
+            return
+    raise RuntimeError(f"SendMessageBatch failed for {len(entries)} messages after {SQS_SEND_ATTEMPTS} attempts")
