@@ -11,6 +11,7 @@ from bench.sim.engine import ExecutionFailed, Region, makespan
 from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map
 from bench.sim.lambdas import Throttled
 from variants.handlers.aggregate import aggregate_digest, merge_results
+from variants.handlers.aggregator import FETCH_THREADS
 from variants.handlers.batching import make_batches
 from variants.handlers.enrich import enrich_book
 
@@ -18,8 +19,6 @@ from variants.handlers.enrich import enrich_book
 SQS_SEND_BATCH_LIMIT = 10
 # Placeholder bucket name; only the size of the payload that names it matters to the model.
 RUN_BUCKET = "fanout-bench-run-0123456789ab"
-# Threads the aggregator uses to fetch the sqs workers' result objects from S3 (a design choice).
-AGGREGATOR_FETCH_THREADS = 16
 
 
 def compact_json_size(value: Any) -> int:
@@ -59,7 +58,7 @@ class Pipeline:
             return rules.s3_get_latency_s + rules.s3_put_latency_s  # ranged GET of its items, PUT of its results
         if fan_out == "sqs":
             return rules.s3_put_latency_s + rules.dynamodb_update_latency_s  # results, completion counter
-        return 0.0  # a distributed Map child receives its items and returns its results in the payload
+        return rules.s3_put_latency_s  # a distributed Map child receives its items and PUTs its results
 
     def complete(self, unit: Unit) -> None:
         """Run the real worker code on `unit` once its invocation has ended."""
@@ -67,6 +66,7 @@ class Pipeline:
         counters = self.region.counters
         if self.region.variant.fan_out == "inline-map":
             counters["s3_get_requests"] += 1
+        if self.region.variant.fan_out != "sqs":
             counters["s3_put_requests"] += 1
         self.results.extend(enrich_book(self.items[index]) for index in unit)
 
@@ -120,8 +120,8 @@ class Pipeline:
 
         region.add_history_events(5)  # MapStateSucceeded, MapStateExited, aggregator Task events
         yield env.timeout(region.transition() + rules.transition_latency_s)
-        # The aggregator reads the ResultWriter's manifest and result file, or one object per iteration.
-        yield from self._aggregate(fetches=2 if distributed else len(units))
+        # The aggregator reads one result object per Map iteration or child execution.
+        yield from self._aggregate(fetches=len(units))
 
     def _execution_input(self, units: list[Unit]) -> dict[str, Any]:
         """Return the inline Map's input: the byte range of each unit in the items object.
@@ -172,7 +172,7 @@ class Pipeline:
         start = env.now
 
         def aggregator_body() -> Generator:
-            rounds = math.ceil(fetches / AGGREGATOR_FETCH_THREADS)
+            rounds = math.ceil(fetches / FETCH_THREADS)
             region.counters["s3_get_requests"] += fetches
             region.counters["s3_put_requests"] += 1
             work = rounds * rules.s3_get_latency_s + len(self.results) * rules.merge_s_per_result
