@@ -10,6 +10,8 @@ Notebook use::
 and workload parameters; every table here also accepts its output.
 """
 
+import hashlib
+import json
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -50,28 +52,82 @@ MEDIAN_METRICS = (
 BACKEND_ORDER = ("sim", "aws")
 COST_PREFIX = "cost_"
 
+# Parameters that vary between runs without changing what a repetition measures.
+# "knobs" are the command-line knob values. Their effect on a variant is already in
+# its description, and a knob that does not apply to a variant leaves it unchanged.
+RUN_ONLY_PARAMETERS = ("seed", "repetitions", "knobs", "timeout_s", "kept_resources")
+# Settings keys that are not parameters; a parameter of the same name is shown as parameters.NAME.
+SETTINGS_TOP_KEYS = ("variant", "input", "backend", "region")
+MAX_SHOWN_DIFFERENCES = 6
+MAX_SHOWN_FILES = 3
+UNSET = "(unset)"
+
 
 def load_comparison_frame(paths: Iterable[Path | str]) -> pd.DataFrame:
     """Load every result file under `paths`, one row per repetition.
 
     The columns are those of bench.results.load_results plus `error`, one
-    `cost_<line item>` column per cost line item, and the run's
-    `work_seconds` and `account_concurrency` when its parameters record them.
+    `cost_<line item>` column per cost line item, the run's `work_seconds`
+    and `account_concurrency` when its parameters record them, `settings`
+    (see run_settings) and `settings_sha256` (see settings_fingerprint).
     Raises ResultFileError naming the file when none is found or one is
     corrupt or of an unknown version.
     """
     rows: list[dict[str, Any]] = []
     for path, document in iter_documents([Path(path) for path in paths]):
         parameters = _run_parameters(document)
+        settings = {run["variant"]["name"]: run_settings(document, run["variant"]) for run in document["variants"]}
         repetitions = [repetition for run in document["variants"] for repetition in run["repetitions"]]
         for row, repetition in zip(repetition_rows(path, document), repetitions):
             row["error"] = repetition.get("error")
+            row["settings"] = settings[row["variant"]]
+            row["settings_sha256"] = settings_fingerprint(row["settings"])
             for item, usd in repetition.get("cost_usd", {}).items():
                 if item != "total":
                     row[COST_PREFIX + item] = usd
             row.update(parameters)
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def run_settings(document: dict[str, Any], variant: dict[str, Any]) -> dict[str, Any]:
+    """Return the settings that shape one variant's repetitions in a result document, flattened to dotted keys.
+
+    They are the variant's description (keys "variant.*"), the run's
+    parameters except RUN_ONLY_PARAMETERS (keys as nested in "parameters",
+    such as "workload.jitter" and "rules.worker_init_s"), the input's
+    checksum and item count ("input.sha256", "input.items"), the backend and
+    the region. Runs that differ only in seed or repetitions have equal settings.
+    """
+    parameters = {
+        name: value for name, value in document.get("parameters", {}).items() if name not in RUN_ONLY_PARAMETERS
+    }
+    settings = _flatten(variant, "variant.")
+    for name, value in _flatten(parameters, "").items():
+        clashes = name.split(".")[0] in SETTINGS_TOP_KEYS
+        settings["parameters." + name if clashes else name] = value
+
+    settings["input.sha256"] = document["input"].get("sha256")
+    settings["input.items"] = document["input"].get("items")
+    settings["backend"] = document["backend"]
+    settings["region"] = document["region"]
+    return settings
+
+
+def _flatten(data: dict[str, Any], prefix: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in data.items():
+        if isinstance(value, dict) and value:
+            flat.update(_flatten(value, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
+
+
+def settings_fingerprint(settings: dict[str, Any]) -> str:
+    """Return the SHA-256 of the settings as canonical JSON (sorted keys, no spaces): equal settings, equal hash."""
+    canonical = json.dumps(settings, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _run_parameters(document: dict[str, Any]) -> dict[str, float]:
@@ -274,8 +330,8 @@ def cost_table(df: pd.DataFrame) -> pd.DataFrame:
 def sim_vs_aws_table(df: pd.DataFrame) -> pd.DataFrame:
     """Return the simulator's prediction next to the AWS measurement for each variant and input.
 
-    One row per (variant, input) that has succeeded repetitions on both
-    backends. `total_error` and `map_error` are (sim - aws) / aws of the medians.
+    One row per (variant, input file, item count) that has succeeded
+    repetitions on both backends. `total_error` and `map_error` are (sim - aws) / aws of the medians.
     """
     ok = succeeded(df)
     columns = ["variant", "items", "sim_total_s", "aws_total_s", "total_error", "sim_map_s", "aws_map_s", "map_error"]
@@ -283,12 +339,13 @@ def sim_vs_aws_table(df: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
 
     rows = []
-    for (variant, _), group in ok.groupby(["variant", "input_sha256"], sort=False, dropna=False):
+    # The input file's checksum is the same for every --items count, so the count is part of the key.
+    for (variant, _, items), group in ok.groupby(["variant", "input_sha256", "items"], sort=False, dropna=False):
         sim = group[group["backend"] == "sim"]
         aws = group[group["backend"] == "aws"]
         if sim.empty or aws.empty:
             continue
-        row = {"variant": variant, "items": median_of(group["items"])}
+        row = {"variant": variant, "items": items}
         for metric in ("total", "map"):
             row[f"sim_{metric}_s"] = median_of(sim[f"{metric}_s"])
             row[f"aws_{metric}_s"] = median_of(aws[f"{metric}_s"])
@@ -299,7 +356,7 @@ def sim_vs_aws_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def result_notes(df: pd.DataFrame) -> list[str]:
-    """Return one note per group with failed or partial repetitions, or pooling several inputs or settings."""
+    """Return one note per group with failed or partial repetitions, or pooling runs of different settings."""
     notes = []
     for variant, backend in group_order(df):
         group = group_rows(df, variant, backend)
@@ -312,16 +369,104 @@ def result_notes(df: pd.DataFrame) -> list[str]:
         if "partial" in group and group["partial"].fillna(False).astype(bool).any():
             count = int(group["partial"].fillna(False).astype(bool).sum())
             notes.append(f"{label}: {count} repetitions are partial (invocation records missing)")
+        if (note := pooled_settings_note(group, label)) is not None:
+            notes.append(note)
+    return notes
+
+
+def pooled_settings_notes(df: pd.DataFrame) -> list[str]:
+    """Return one note per (variant, backend) of `df` that pools runs of different settings."""
+    notes = []
+    for variant, backend in group_order(df):
+        if (note := pooled_settings_note(group_rows(df, variant, backend), f"{variant} ({backend})")) is not None:
+            notes.append(note)
+    return notes
+
+
+def pooled_settings_note(group: pd.DataFrame, label: str) -> str | None:
+    """Return a note naming the settings that differ between the runs pooled in `group`, or None when they agree.
+
+    Rows from bench.results.load_results carry no settings, so only a
+    difference of input is found there.
+    """
+    if "settings_sha256" not in group:
         if "input_sha256" in group and group["input_sha256"].nunique() > 1:
             counts = ", ".join(str(int(items)) for items in sorted(group["items"].dropna().unique()))
-            notes.append(
+            return (
                 f"{label}: pools {group['input_sha256'].nunique()} different inputs ({counts} items); "
                 "pass result files of one input to compare like with like"
             )
-        for parameter in ("work_seconds", "account_concurrency"):
-            if parameter in group and group[parameter].nunique() > 1:
-                values = ", ".join(f"{value:g}" for value in sorted(group[parameter].dropna().unique()))
-                notes.append(
-                    f"{label}: pools runs with different {parameter} ({values}); pass result files of one setting"
-                )
-    return notes
+        return None
+
+    configurations = settings_groups(group)
+    if len(configurations) < 2:
+        return None
+    differences = describe_differences([[settings] for settings, _ in configurations])
+    files = " vs ".join(_file_list(files) for _, files in configurations)
+    return f"{label}: pools runs with different settings: {differences} (files {files}); compare them separately"
+
+
+def settings_groups(group: pd.DataFrame) -> list[tuple[dict[str, Any], list[str]]]:
+    """Return each distinct settings of `group` with the names of the result files that have it, in file order."""
+    found: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for fingerprint, settings, file in zip(group["settings_sha256"], group["settings"], group["file"]):
+        _, files = found.setdefault(fingerprint, (settings, []))
+        name = Path(file).name
+        if name not in files:
+            files.append(name)
+    return list(found.values())
+
+
+def describe_differences(sides: list[list[dict[str, Any]]], labels: list[str] | None = None) -> str:
+    """Return the keys whose values differ between the sides, with each side's value: "workload.jitter 0.05 vs 0".
+
+    Each side is a list of settings; a side whose settings disagree on a key
+    shows its values joined by "/". With `labels`, each value is followed by
+    its side's label in brackets. At most MAX_SHOWN_DIFFERENCES keys are
+    shown, then how many more differ.
+    """
+    keys = sorted({key for side in sides for settings in side for key in settings}, key=_settings_key_order)
+    displayed = {key: [_side_value(side, key) for side in sides] for key in keys}
+    differing = [key for key in keys if len(set(displayed[key])) > 1]
+
+    parts = []
+    for key in differing[:MAX_SHOWN_DIFFERENCES]:
+        values = displayed[key]
+        if labels is not None:
+            values = [f"{value} ({label})" for value, label in zip(values, labels)]
+        parts.append(f"{key} {' vs '.join(values)}")
+    if len(differing) > MAX_SHOWN_DIFFERENCES:
+        parts.append(f"and {len(differing) - MAX_SHOWN_DIFFERENCES} more")
+    return ", ".join(parts) or "the same values in other combinations"
+
+
+def _side_value(side: list[dict[str, Any]], key: str) -> str:
+    return "/".join(dict.fromkeys(_shown_value(settings, key) for settings in side))
+
+
+def _settings_key_order(key: str) -> tuple[int, str]:
+    """Sort the variant's keys first, then the input, then the run's parameters, then backend and region."""
+    if key.startswith("variant."):
+        return 0, key
+    if key.startswith("input."):
+        return 1, key
+    return (3 if key in ("backend", "region") else 2), key
+
+
+def _shown_value(settings: dict[str, Any], key: str) -> str:
+    if key not in settings:
+        return UNSET
+    value = settings[key]
+    if isinstance(value, str):
+        # The first 12 hex digits identify a SHA-256 in practice, as in git's short commit ids.
+        return value[:12] if key.endswith("sha256") else value
+    if value is None:
+        return "none"
+    return json.dumps(value)
+
+
+def _file_list(names: list[str]) -> str:
+    listed = ", ".join(names[:MAX_SHOWN_FILES])
+    if len(names) > MAX_SHOWN_FILES:
+        listed += f" and {len(names) - MAX_SHOWN_FILES} more"
+    return listed

@@ -16,10 +16,10 @@ from bench.compare import (
     sim_vs_aws_table,
     statistics_table,
 )
-from bench.cost import LINE_ITEMS
+from bench.cost import LINE_ITEMS, price_region
 from bench.gate import GateResult, GateRow, regression_gate
 from bench.stats import DEFAULT_ALPHA, DEFAULT_CONFIDENCE
-from bench.tables import Column, render_table
+from bench.tables import FORMATTERS, Column, render_table
 
 SUMMARY_KINDS = {
     "variant": "text",
@@ -85,8 +85,10 @@ def compare_results(
 
     Terminal and Markdown output contain every section the options request.
     CSV and JSON contain one record per (variant, backend) with exactly
-    SUMMARY_KEYS, or every comparison column with `stats`. Their notes and
-    the gate's verdict go to `messages`, so stdout stays machine-readable.
+    SUMMARY_KEYS, or every comparison column with `stats`: the baseline's
+    and the cost's columns too. Their notes and the gate's verdict go to
+    `messages`, so stdout stays machine-readable. One of them notes when
+    `baseline` or `cost` adds nothing because `stats` is off.
     """
     df = load_comparison_frame(paths)
     table = comparison_table(df, baseline=baseline, alpha=alpha)
@@ -94,8 +96,17 @@ def compare_results(
     costs = cost_table(df) if cost else None
 
     if fmt in ("csv", "json"):
-        return _machine_output(table, costs, df, gate, fmt, stats)
-    return _text_output(table, costs, df, gate, fmt, stats, baseline)
+        output = _machine_output(table, costs, df, gate, fmt, stats)
+        if not stats and (baseline is not None or cost):
+            output.messages.insert(0, f"note: {_stats_only_note(baseline, cost, fmt)}")
+        return output
+    return _text_output(table, costs, df, gate, fmt, stats, baseline, alpha)
+
+
+def _stats_only_note(baseline: str | None, cost: bool, fmt: str) -> str:
+    options = [option for option, present in (("--baseline", baseline is not None), ("--cost", cost)) if present]
+    verb = "add" if len(options) > 1 else "adds"
+    return f"{' and '.join(options)} {verb} {fmt} fields only with --stats; add --stats to include them"
 
 
 def _machine_output(
@@ -114,6 +125,8 @@ def _machine_output(
         columns += [Column(key, key, _statistics_kind(key)) for key in extra]
 
     messages = [f"note: {note}" for note in result_notes(df)]
+    if costs is not None and stats:
+        messages += [f"note: {note}" for note in price_notes(df)]
     if gate is not None:
         messages += gate_messages(gate)
     return CompareOutput(render_table(table, columns, fmt), messages, bool(gate and gate.regressions))
@@ -133,12 +146,15 @@ def _text_output(
     fmt: str,
     stats: bool,
     baseline: str | None,
+    alpha: float,
 ) -> CompareOutput:
     sections = [comparison_section(table, df, fmt, baseline)]
+    if baseline is not None and fmt == "table":
+        sections.append(baseline_section(table, baseline, alpha, fmt))
     if stats:
         sections.append(statistics_section(df, fmt))
     if costs is not None:
-        sections.append(cost_section(costs, fmt))
+        sections.append(cost_section(costs, fmt, price_notes(df)))
     if not (sim_vs_aws := sim_vs_aws_table(df)).empty:
         sections.append(sim_vs_aws_section(sim_vs_aws, fmt))
     if gate is not None:
@@ -156,7 +172,11 @@ def _notes(lines: list[str], fmt: str) -> str:
 
 
 def comparison_section(table: pd.DataFrame, df: pd.DataFrame, fmt: str, baseline: str | None = None) -> str:
-    """Return the comparison table with its interval footnote and the notes on failed or pooled runs."""
+    """Return the comparison table with its interval footnote and the notes on failed or pooled runs.
+
+    With `baseline`, Markdown adds the baseline's columns to this table; the
+    terminal table leaves them to baseline_section, so it stays narrower.
+    """
     intervals = [_interval(low, high) for low, high in zip(table["total_ci_low"], table["total_ci_high"])]
     display = table.assign(total_ci=intervals)
     columns = [
@@ -175,12 +195,8 @@ def comparison_section(table: pd.DataFrame, df: pd.DataFrame, fmt: str, baseline
     ]
     if table["ideal_s"].notna().any():
         columns += [Column("ideal_s", "ideal s", "seconds"), Column("efficiency", "efficiency", "share")]
-    if baseline is not None:
-        columns += [
-            Column("relative", f"vs {baseline}", "ratio"),
-            Column("p_value", "p", "p"),
-            Column("significant", "significant", "flag"),
-        ]
+    if baseline is not None and fmt != "table":
+        columns += baseline_columns(baseline)
 
     notes = [_interval_footnote(table)] + [f"note: {note}" for note in result_notes(df)]
     if table["ideal_s"].notna().any():
@@ -190,6 +206,29 @@ def comparison_section(table: pd.DataFrame, df: pd.DataFrame, fmt: str, baseline
 
     heading = _title("Comparison (medians over succeeded runs)", fmt)
     return f"{heading}\n{render_table(display, columns, fmt)}\n\n{_notes(notes, fmt)}"
+
+
+def baseline_columns(baseline: str) -> list[Column]:
+    """Return the columns that compare each row with the `baseline` variant."""
+    return [
+        Column("relative", f"vs {baseline}", "ratio"),
+        Column("p_value", "p", "p"),
+        Column("significant", "significant", "flag"),
+    ]
+
+
+def baseline_section(table: pd.DataFrame, baseline: str, alpha: float, fmt: str) -> str:
+    """Return each row's median total against the `baseline` variant's on the same backend, with the rank test."""
+    columns = [
+        Column("variant", "variant"),
+        Column("backend", "backend"),
+        Column("runs", "runs", "count"),
+        Column("total_s", "total s", "seconds"),
+        *baseline_columns(baseline),
+    ]
+    test = f"two-sided Mann-Whitney U test on the totals, significant at p < {alpha:g}"
+    title = _title(f"Against {baseline} ({test})", fmt)
+    return title + "\n" + render_table(table, columns, fmt)
 
 
 def _interval(low: float, high: float) -> str:
@@ -227,20 +266,67 @@ def statistics_section(df: pd.DataFrame, fmt: str) -> str:
     return heading + "\n" + render_table(statistics_table(df), columns, fmt)
 
 
-def cost_section(costs: pd.DataFrame, fmt: str) -> str:
-    """Return the cost breakdown per run with the cost per 1,000 items."""
+def cost_section(costs: pd.DataFrame, fmt: str, notes: Sequence[str] = ()) -> str:
+    """Return the cost breakdown per run with the cost per 1,000 items, and `notes` under it.
+
+    Markdown has one row per (variant, backend). The terminal table has one
+    row per line item and one column per (variant, backend), so it stays
+    narrow. Both show every value.
+    """
+    title = _title("Estimated cost per run (USD, median over succeeded runs; prices: bench/data/prices.json)", fmt)
+    rendered = _cost_by_line_item(costs) if fmt == "table" else _cost_by_variant(costs, fmt)
+    if not notes:
+        return f"{title}\n{rendered}"
+    return f"{title}\n{rendered}\n\n{_notes([f'note: {note}' for note in notes], fmt)}"
+
+
+def _cost_items(costs: pd.DataFrame) -> list[str]:
     known = [f"cost_{item}" for item in LINE_ITEMS]
     present = [column for column in costs.columns if column.startswith("cost_") and column != "cost_usd"]
-    items = [column for column in known if column in present] + [column for column in present if column not in known]
+    return [column for column in known if column in present] + [column for column in present if column not in known]
+
+
+def _cost_header(item: str) -> str:
+    return COST_HEADERS.get(item, item.removeprefix("cost_"))
+
+
+def _cost_by_variant(costs: pd.DataFrame, fmt: str) -> str:
     columns = [Column("variant", "variant"), Column("backend", "backend")]
-    columns += [Column(item, COST_HEADERS.get(item, item.removeprefix("cost_")), "usd") for item in items]
+    columns += [Column(item, _cost_header(item), "usd") for item in _cost_items(costs)]
     columns += [
         Column("cost_usd", "total", "usd"),
         Column("items", "items", "count"),
         Column("usd_per_1000_items", "per 1,000 items", "usd"),
     ]
-    title = _title("Estimated cost per run (USD, median over succeeded runs; prices: bench/data/prices.json)", fmt)
-    return title + "\n" + render_table(costs, columns, fmt)
+    return render_table(costs, columns, fmt)
+
+
+def _cost_by_line_item(costs: pd.DataFrame) -> str:
+    lines = [(item, _cost_header(item), "usd") for item in _cost_items(costs)]
+    lines += [
+        ("cost_usd", "total", "usd"),
+        ("usd_per_1000_items", "per 1,000 items", "usd"),
+        ("items", "items", "count"),
+        ("runs", "runs", "count"),
+    ]
+    groups = [f"{variant}\n({backend})" for variant, backend in zip(costs["variant"], costs["backend"])]
+    records = costs.to_dict(orient="records")
+    rows = [
+        {"line": header, **{group: FORMATTERS[kind](record.get(key)) for group, record in zip(groups, records)}}
+        for key, header, kind in lines
+    ]
+    columns = [Column("line", "line item")] + [Column(group, group, "formatted") for group in groups]
+    return render_table(pd.DataFrame(rows, columns=["line", *groups]), columns, "table")
+
+
+def price_notes(df: pd.DataFrame) -> list[str]:
+    """Return one note per region of `df` that the price table does not list, naming the region priced instead."""
+    notes = []
+    for region in sorted(str(region) for region in df["region"].dropna().unique()):
+        priced = price_region(region)
+        if priced != region:
+            notes.append(f"{region} is priced at {priced} prices: bench/data/prices.json lists none for {region}")
+    return notes
 
 
 def sim_vs_aws_section(table: pd.DataFrame, fmt: str) -> str:

@@ -2,7 +2,9 @@
 
 The prices live in bench/data/prices.json, one entry per billing dimension with
 its source and the date it was checked. A region lists only the prices that
-differ from us-east-1; the others fall back to us-east-1. Prices are the first
+differ from us-east-1; the others fall back to us-east-1, and a region the
+table does not list at all is priced at us-east-1 prices (see price_region).
+Prices are the first
 pricing tier without the monthly free tier, so the estimate is the marginal
 cost of one run in an account that already uses the service.
 """
@@ -50,9 +52,6 @@ LINE_ITEMS = (
     "s3_put_requests",
     "dynamodb_write_requests",
 )
-
-_warned_regions: set[str] = set()
-
 
 @dataclass(frozen=True)
 class Price:
@@ -149,13 +148,26 @@ def default_price_table() -> PriceTable:
     return load_price_table()
 
 
+def price_region(region: str) -> str:
+    """Return the region whose prices estimate_cost uses for `region`: itself when listed, else the default region.
+
+    A listed region may still take single prices it does not list from the
+    default region.
+    """
+    table = default_price_table()
+    return region if table.has_region(region) else table.default_region
+
+
 @lru_cache(maxsize=64)
 def region_prices(region: str) -> dict[str, float]:
-    """Return USD per unit for every billing dimension in `region` (bundled table)."""
+    """Return USD per unit for every billing dimension in `region` (bundled table).
+
+    Logs once per region at INFO level when the table does not list the
+    region, because every run there takes the default region's prices.
+    """
     table = default_price_table()
-    if not table.has_region(region) and region not in _warned_regions:
-        _warned_regions.add(region)
-        logger.warning("no prices listed for region %s; using %s prices", region, table.default_region)
+    if not table.has_region(region):
+        logger.info("no prices listed for region %s; using %s prices", region, table.default_region)
     return {name: price.usd for name, price in table.prices_for(region).items()}
 
 
@@ -175,7 +187,8 @@ def estimate_cost(
     architecture. Request counts come from the counters; lambda_requests
     falls back to the number of records when the counter is absent.
     express_duration_ms must be the sum of the children's billed durations,
-    each already rounded up to EXPRESS_BILLING_INCREMENT_MS.
+    each already rounded up to EXPRESS_BILLING_INCREMENT_MS. The region
+    actually priced is price_region(region).
     """
     prices = region_prices(region)
     architecture = _architecture(variant)

@@ -5,7 +5,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from bench.compare import group_order, group_rows, median_of, succeeded
+from bench.compare import (
+    describe_differences,
+    group_order,
+    group_rows,
+    median_of,
+    pooled_settings_note,
+    settings_groups,
+    succeeded,
+)
 from bench.errors import InputError
 from bench.stats import DEFAULT_ALPHA, compare_samples, smallest_p_value
 
@@ -62,7 +70,9 @@ def regression_gate(
     than `max_slowdown` (a fraction) and the two-sided Mann-Whitney U test
     finds the difference significant at `alpha`. A variant that succeeded in
     the old results but has only failed repetitions in the new ones is a
-    regression too. Raises InputError when no (variant, backend) appears in both.
+    regression too. The notes name the rows that cannot be compared, that need
+    more repetitions, or that compare runs of different settings. Raises
+    InputError when no (variant, backend) appears in both.
     """
     new_ok, old_ok = succeeded(new), succeeded(old)
     old_pairs = group_order(old_ok)
@@ -83,7 +93,33 @@ def regression_gate(
     notes = [f"{variant} ({backend}): only in the new results" for variant, backend in only_new]
     notes += [f"{variant} ({backend}): only in --against" for variant, backend in only_old]
     notes += [_too_few_note(row, alpha) for row in rows if _needs_more_runs(row, max_slowdown, alpha)]
+    notes += settings_notes(new, old, compared + failing)
     return GateResult(rows=rows, max_slowdown=max_slowdown, alpha=alpha, notes=notes)
+
+
+def settings_notes(new: pd.DataFrame, old: pd.DataFrame, pairs: list[tuple[str, str]]) -> list[str]:
+    """Return notes on the `pairs` whose old runs pool several settings or whose new and old settings differ.
+
+    The seed and the repetition count are not settings (see
+    bench.compare.run_settings), so runs that differ only in them pass silently.
+    """
+    notes = []
+    for variant, backend in pairs:
+        label = f"{variant} ({backend})"
+        old_group, new_group = group_rows(old, variant, backend), group_rows(new, variant, backend)
+        if (pooled := pooled_settings_note(old_group, label)) is not None:
+            notes.append(f"--against: {pooled}")
+        if "settings_sha256" not in old_group or "settings_sha256" not in new_group:
+            continue
+        if set(old_group["settings_sha256"]) == set(new_group["settings_sha256"]):
+            continue
+        sides = [[settings for settings, _ in settings_groups(group)] for group in (old_group, new_group)]
+        differences = describe_differences(sides, labels=["old", "new"])
+        notes.append(
+            f"{label}: the new results and --against differ in settings other than the seed: {differences}; "
+            "a change of time may come from the settings rather than the code"
+        )
+    return notes
 
 
 def _failed_row(new: pd.DataFrame, old: pd.DataFrame, pair: tuple[str, str]) -> GateRow:

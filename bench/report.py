@@ -7,9 +7,23 @@ from pathlib import Path
 import pandas as pd
 
 from bench import __version__
-from bench.compare import comparison_table, cost_table, load_comparison_frame, sim_vs_aws_table, succeeded
-from bench.compare_output import comparison_section, cost_section, sim_vs_aws_section, statistics_section
-from bench.plot import write_figures
+from bench.compare import (
+    comparison_table,
+    cost_table,
+    load_comparison_frame,
+    pooled_settings_notes,
+    sim_vs_aws_table,
+    succeeded,
+)
+from bench.compare_output import (
+    comparison_section,
+    cost_section,
+    price_notes,
+    sim_vs_aws_section,
+    statistics_section,
+)
+from bench.errors import InputError
+from bench.plot import check_output_folder, draw_figures
 from bench.stats import DEFAULT_ALPHA
 
 logger = logging.getLogger(__name__)
@@ -28,17 +42,26 @@ def write_report(paths: list[Path], out_dir: Path, baseline: str | None = None) 
     """Write out_dir/report.md and its figures under out_dir/figures, and return the report's path.
 
     Without `baseline`, the relative column compares with per-book when the
-    results contain a succeeded per-book run.
+    results contain a succeeded per-book run. Logs a warning for each
+    (variant, backend) that pools runs of different settings; the page notes
+    them under its comparison table too. Raises InputError before reading
+    any result when `out_dir` cannot be a folder.
     """
+    check_output_folder(out_dir)
+    check_output_folder(out_dir / FIGURES_DIR)
+    if (out_dir / REPORT_NAME).is_dir():
+        raise InputError(f"--out {out_dir}: {out_dir / REPORT_NAME} is a folder; choose another path")
+
     df = load_comparison_frame(paths)
     if baseline is None and (succeeded(df)["variant"] == DEFAULT_BASELINE).any():
         baseline = DEFAULT_BASELINE
     comparison_table(df, baseline=baseline)  # rejects an unknown baseline before any figure is drawn
+    for note in pooled_settings_notes(df):
+        logger.warning("%s", note)
 
-    figures = write_figures(paths, out_dir / FIGURES_DIR)
+    figures = draw_figures(paths, df, out_dir / FIGURES_DIR)
     page = render_report(df, baseline, [figure.relative_to(out_dir) for figure in figures])
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / REPORT_NAME
     target.write_text(page, "utf-8")
     logger.info("wrote %s", target)
@@ -53,7 +76,7 @@ def render_report(df: pd.DataFrame, baseline: str | None, figures: list[Path]) -
         _provenance(df),
         comparison_section(table, df, "markdown", baseline),
         statistics_section(df, "markdown"),
-        cost_section(cost_table(df), "markdown"),
+        cost_section(cost_table(df), "markdown", price_notes(df)),
     ]
     if not (sim_vs_aws := sim_vs_aws_table(df)).empty:
         sections.append(sim_vs_aws_section(sim_vs_aws, "markdown"))
@@ -67,10 +90,9 @@ def _provenance(df: pd.DataFrame) -> str:
     files = df["file"].nunique()
     backends = ", ".join(sorted(df["backend"].unique()))
     regions = ", ".join(sorted(df["region"].unique()))
-    inputs = ", ".join(
-        f"{int(items)} items (sha256 {str(sha)[:12]})"
-        for sha, items in df.groupby("input_sha256", dropna=False)["items"].first().items()
-    )
+    # One entry per (input file, item count): `bench run --items N` keeps the file's checksum.
+    pairs = df[["input_sha256", "items"]].drop_duplicates().sort_values(["input_sha256", "items"])
+    inputs = ", ".join(f"{int(items)} items (sha256 {str(sha)[:12]})" for sha, items in pairs.itertuples(index=False))
     return (
         f"Generated {generated} by fanout-bench {__version__} from {files} result files. "
         f"Backends: {backends}. Regions: {regions}. Inputs: {inputs}."

@@ -2,7 +2,9 @@
 
 The terminal and Markdown forms format each column by its kind (seconds,
 USD, ratio...); CSV and JSON carry the raw values under the column keys, with
-NaN written as an empty cell or null.
+NaN written as an empty cell or null. The terminal form splits a long header
+over two lines and pads columns by no more than their contents, to keep the
+table narrow.
 """
 
 import csv
@@ -19,6 +21,8 @@ from tabulate import tabulate
 
 FORMATS = ("table", "markdown", "csv", "json")
 MISSING = "-"
+# A terminal-table header longer than this is split over two lines at the space nearest its middle.
+MAX_HEADER_LINE = 9
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,7 @@ def format_flag(value: Any) -> str:
 
 FORMATTERS: dict[str, Callable[[Any], str]] = {
     "text": lambda value: MISSING if value is None else str(value),
+    "formatted": lambda value: MISSING if value is None else str(value),  # formatted already, aligned right
     "count": format_count,
     "seconds": lambda value: _number(value, "{:.2f}"),
     "usd": format_usd,
@@ -101,13 +106,54 @@ def render_table(df: pd.DataFrame, columns: Sequence[Column], fmt: str) -> str:
 
     rows = [[FORMATTERS[column.kind](record.get(column.key)) for column in columns] for record in _records(df)]
     alignment = ["left" if column.kind == "text" else "right" for column in columns]
+    if fmt == "table":
+        return render_terminal(rows, [wrap_header(column.header) for column in columns], alignment)
     return tabulate(
         rows,
         headers=[column.header for column in columns],
-        tablefmt="github" if fmt == "markdown" else "simple",
+        tablefmt="github",
         colalign=alignment,
         disable_numparse=True,
     )
+
+
+def render_terminal(rows: Sequence[Sequence[str]], headers: Sequence[str], alignment: Sequence[str]) -> str:
+    """Return a plain-text table: headers bottom-aligned over a dashed rule, columns two spaces apart.
+
+    Each column is as wide as its widest header line or cell. tabulate's
+    "simple" format looks the same but pads every header by two more characters.
+    """
+    header_lines = [header.split("\n") for header in headers]
+    depth = max((len(lines) for lines in header_lines), default=1)
+    header_rows = [[""] * (depth - len(lines)) + lines for lines in header_lines]
+    widths = [
+        max([len(line) for line in header_rows[index]] + [len(row[index]) for row in rows])
+        for index in range(len(headers))
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(width) if align == "left" else cell.rjust(width)
+            for cell, width, align in zip(cells, widths, alignment)
+        ]
+        return "  ".join(padded).rstrip()
+
+    lines = [line([column[level] for column in header_rows]) for level in range(depth)]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += [line(row) for row in rows]
+    return "\n".join(lines)
+
+
+def wrap_header(header: str) -> str:
+    """Return `header` split over two lines at the space nearest its middle when longer than MAX_HEADER_LINE.
+
+    A header that already contains a line break is returned unchanged.
+    """
+    spaces = [index for index, character in enumerate(header) if character == " "]
+    if len(header) <= MAX_HEADER_LINE or not spaces or "\n" in header:
+        return header
+    split = min(spaces, key=lambda index: max(index, len(header) - index - 1))
+    return header[:split] + "\n" + header[split + 1 :]
 
 
 def render_json(df: pd.DataFrame, columns: Sequence[Column]) -> str:

@@ -155,23 +155,41 @@ def test_sim_against_aws(tmp_path: Path) -> None:
 
 
 def test_pooled_inputs_noted(tmp_path: Path) -> None:
-    write_run(tmp_path, {"per-book": per_book_runs(2)}, input_sha256="a" * 64)
-    write_run(tmp_path, {"per-book": per_book_runs(2, items=50)}, items=50, input_sha256="b" * 64)
+    first = write_run(tmp_path, {"per-book": per_book_runs(2)}, input_sha256="a" * 64)
+    second = write_run(tmp_path, {"per-book": per_book_runs(2, items=50)}, items=50, input_sha256="b" * 64)
+    first.rename(tmp_path / "1.json")
+    second.rename(tmp_path / "2.json")
 
     notes = result_notes(load_comparison_frame([tmp_path]))
 
     assert notes == [
-        "per-book (sim): pools 2 different inputs (50, 100 items); pass result files of one input to compare like with like"
+        "per-book (sim): pools runs with different settings: input.items 100 vs 50, "
+        "input.sha256 aaaaaaaaaaaa vs bbbbbbbbbbbb (files 1.json vs 2.json); compare them separately"
+    ]
+
+
+def test_pooled_inputs_noted_without_settings(tmp_path: Path) -> None:
+    write_run(tmp_path, {"per-book": per_book_runs(2)}, input_sha256="a" * 64)
+    write_run(tmp_path, {"per-book": per_book_runs(2, items=50)}, items=50, input_sha256="b" * 64)
+
+    notes = result_notes(load_results([tmp_path]))
+
+    assert notes == [
+        "per-book (sim): pools 2 different inputs (50, 100 items); "
+        "pass result files of one input to compare like with like"
     ]
 
 
 def test_pooled_settings_noted(tmp_path: Path) -> None:
-    write_run(tmp_path, {"per-book": per_book_runs(2)}, work_seconds=1.0)
-    write_run(tmp_path, {"per-book": per_book_runs(2)}, work_seconds=3.0)
+    write_run(tmp_path, {"per-book": per_book_runs(2)}, work_seconds=1.0).rename(tmp_path / "1.json")
+    write_run(tmp_path, {"per-book": per_book_runs(2)}, work_seconds=3.0).rename(tmp_path / "2.json")
 
     notes = result_notes(load_comparison_frame([tmp_path]))
 
-    assert notes == ["per-book (sim): pools runs with different work_seconds (1, 3); pass result files of one setting"]
+    assert notes == [
+        "per-book (sim): pools runs with different settings: workload.work_seconds 1.0 vs 3.0 "
+        "(files 1.json vs 2.json); compare them separately"
+    ]
 
 
 def test_empty_folder_names_it(tmp_path: Path) -> None:

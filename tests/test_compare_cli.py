@@ -206,3 +206,129 @@ def test_gate_on_simulated_runs(tmp_path: Path) -> None:
 
     assert slower.exit_code == 1
     assert same.exit_code == 0
+
+
+@pytest.fixture()
+def five_variants(tmp_path: Path) -> Path:
+    """Return a folder with 3 runs of each of the five variants on sim, as inline Maps of 100 items."""
+    names = ("per-book", "batched", "sqs", "provisioned", "distributed")
+    runs = {
+        name: [
+            inline_map_repetition(index, 100, 1.0, 40, variant=name, aggregator_s=0.3 + index * 0.01)
+            for index in range(3)
+        ]
+        for name in names
+    }
+    write_run(tmp_path, runs)
+    return tmp_path
+
+
+def section(text: str, title: str) -> list[str]:
+    """Return the lines of the section of `text` that starts with `title`, up to the next blank line after its table."""
+    lines = text.splitlines()
+    start = next(index for index, line in enumerate(lines) if line.startswith(title))
+    end = next((index for index in range(start + 2, len(lines)) if not lines[index]), len(lines))
+    return lines[start:end]
+
+
+def test_cost_table_one_row_per_line_item(five_variants: Path) -> None:
+    outcome = invoke("compare", five_variants, "--cost")
+    lines = section(outcome.stdout, "Estimated cost per run")
+
+    assert max(len(line) for line in lines) <= 100
+    assert lines[2].split() == ["per-book", "batched", "sqs", "provisioned", "distributed"]
+    assert lines[3].split() == ["line", "item"] + ["(sim)"] * 5
+    assert [line.split("  ")[0] for line in lines[5:]] == [
+        "Lambda requests",
+        "Lambda GB-s",
+        "transitions",
+        "total",
+        "per 1,000 items",
+        "items",
+        "runs",
+    ]
+
+
+def test_cost_table_keeps_every_value(five_variants: Path) -> None:
+    table = invoke("compare", five_variants, "--cost").stdout
+    markdown = invoke("compare", five_variants, "--cost", "--format", "markdown").stdout
+    cost_part = markdown[markdown.index("### Estimated cost") :]
+    rows = [line for line in cost_part.splitlines() if line.startswith("| ") and "$" in line]
+
+    # The markdown table has one row per variant; each of its USD values appears in the terminal table.
+    assert len(rows) == 5
+    for row in rows:
+        for cell in row.strip("|").split("|"):
+            if cell.strip().startswith("$"):
+                assert cell.strip() in table
+
+
+def test_cost_markdown_one_row_per_variant(five_variants: Path) -> None:
+    markdown = invoke("compare", five_variants, "--cost", "--format", "markdown").stdout
+    header = next(line for line in markdown.splitlines() if line.startswith("| variant") and "Lambda requests" in line)
+
+    assert [cell.strip() for cell in header.strip("|").split("|")] == [
+        "variant",
+        "backend",
+        "Lambda requests",
+        "Lambda GB-s",
+        "transitions",
+        "total",
+        "items",
+        "per 1,000 items",
+    ]
+
+
+def test_baseline_table_narrower(five_variants: Path) -> None:
+    outcome = invoke("compare", five_variants, "--baseline", "per-book")
+    comparison = section(outcome.stdout, "Comparison (medians")
+    against = section(outcome.stdout, "Against per-book")
+
+    assert max(len(line) for line in comparison) == 138
+    assert max(len(line) for line in against) <= 100
+    assert against[0] == "Against per-book (two-sided Mann-Whitney U test on the totals, significant at p < 0.05)"
+    assert against[5].split() == ["per-book", "sim", "3", "3.61", "1.00x", "-", "-"]
+    assert "vs per-book" not in "\n".join(comparison)
+
+
+def test_terminal_headers_split_in_two_lines(five_variants: Path) -> None:
+    lines = section(invoke("compare", five_variants).stdout, "Comparison (medians")
+
+    assert lines[2].split() == ["median", "orchestrator", "aggregator", "cold"]
+    assert lines[3].split()[:9] == ["variant", "backend", "runs", "total", "s", "CI", "s", "s", "map"]
+    assert set(lines[4]) == {"-", " "}
+
+
+def test_json_note_for_table_only_options(results: Path) -> None:
+    outcome = invoke("compare", results, "--format", "json", "--baseline", "per-book", "--cost")
+
+    assert [list(item) for item in json.loads(outcome.stdout)] == [list(SUMMARY_KEYS)] * 2
+    assert outcome.stderr.splitlines()[0] == (
+        "note: --baseline and --cost add json fields only with --stats; add --stats to include them"
+    )
+
+
+def test_csv_note_for_cost_only(results: Path) -> None:
+    outcome = invoke("compare", results, "--format", "csv", "--cost")
+
+    assert outcome.stderr.splitlines()[0] == "note: --cost adds csv fields only with --stats; add --stats to include them"
+
+
+def test_json_stats_includes_baseline_and_cost(results: Path) -> None:
+    outcome = invoke("compare", results, "--format", "json", "--baseline", "per-book", "--cost", "--stats")
+    sim = json.loads(outcome.stdout)[0]
+
+    assert sim["relative"] == 1.0
+    assert sim["p_value"] is None
+    assert sim["cost_stepfunctions_state_transitions"] == pytest.approx(306 * 0.000025, rel=1e-9)
+    assert "only with --stats" not in outcome.stderr
+
+
+def test_unlisted_region_priced_note(tmp_path: Path) -> None:
+    run = ["run", "--variant", "per-book", "--items", "10", "--repetitions", "1", "--region", "eu-central-1"]
+    assert invoke(*run, "--output-dir", tmp_path).exit_code == 0
+
+    outcome = invoke("compare", tmp_path, "--cost")
+
+    note = "eu-central-1 is priced at us-east-1 prices: bench/data/prices.json lists none for eu-central-1"
+    assert f"note: {note}" in outcome.stdout

@@ -14,7 +14,9 @@ from bench.cost import (
     estimate_cost,
     express_billed_ms,
     load_price_table,
+    price_region,
     provisioned_concurrency_gb_seconds,
+    region_prices,
 )
 from bench.errors import InputError
 from variants import get_variant
@@ -173,12 +175,50 @@ def test_region_override_and_fallback() -> None:
     assert cost["sqs_requests"] == pytest.approx(0.0004, rel=1e-12)
 
 
-def test_unknown_region_uses_default_and_warns(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="bench.cost"):
+def test_unknown_region_uses_default_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    region_prices.cache_clear()
+    with caplog.at_level(logging.INFO, logger="bench.cost"):
         cost = estimate_cost(per_book(), worker_records(1, 1000), {}, "xx-test-9")
 
     assert cost["lambda_duration"] == pytest.approx(0.0000166667, rel=1e-12)
-    assert "no prices listed for region xx-test-9; using us-east-1 prices" in caplog.text
+    assert [record.levelno for record in caplog.records] == [logging.INFO]
+    assert caplog.records[0].getMessage() == "no prices listed for region xx-test-9; using us-east-1 prices"
+
+
+def test_unknown_region_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    region_prices.cache_clear()
+    with caplog.at_level(logging.INFO, logger="bench.cost"):
+        for _ in range(3):
+            estimate_cost(per_book(), worker_records(1, 1000), {}, "xx-test-8")
+
+    assert len(caplog.records) == 1
+
+
+def test_unknown_region_not_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    region_prices.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        estimate_cost(per_book(), worker_records(1, 1000), {}, "xx-test-7")
+
+    assert caplog.records == []
+
+
+def test_price_region() -> None:
+    assert price_region("us-east-1") == "us-east-1"
+    assert price_region("eu-central-1") == "us-east-1"
+
+
+def test_cost_values_stay_floats() -> None:
+    cost = estimate_cost(per_book(), worker_records(1, 1000), {}, "eu-central-1")
+
+    assert set(cost) == set(LINE_ITEMS) | {"total"}
+    assert all(isinstance(value, float) for value in cost.values())
+
+
+def test_price_table_describes_unlisted_region() -> None:
+    notes = json.loads((Path(__file__).parents[1] / "bench" / "data" / "prices.json").read_text("utf-8"))["notes"]
+
+    assert any("not listed under regions is priced entirely at default_region prices" in note for note in notes)
+    assert any("INFO" in note for note in notes)
 
 
 def test_unknown_architecture_rejected() -> None:

@@ -3,6 +3,7 @@
 import struct
 from pathlib import Path
 
+import matplotlib.image as mpimg
 import numpy as np
 import pytest
 from result_fixtures import inline_map_repetition, per_book_runs, write_run
@@ -10,7 +11,17 @@ from typer.testing import CliRunner
 
 from bench.cli import app
 from bench.errors import InputError
-from bench.plot import median_runs, plot_concurrency, slug, write_figures
+from bench.plot import (
+    FUNCTION_COLORS,
+    MedianRun,
+    check_output_folder,
+    concurrency_legend,
+    median_runs,
+    plot_concurrency,
+    plot_timeline,
+    slug,
+    write_figures,
+)
 from bench.results import read_result
 from bench.timeline import (
     completed_series,
@@ -199,3 +210,106 @@ def test_plot_command_without_results(tmp_path: Path) -> None:
 
     assert outcome.exit_code == 2
     assert "no result files" in outcome.stderr
+
+
+def test_plot_out_is_a_file(tmp_path: Path) -> None:
+    write_run(tmp_path / "results", {"per-book": per_book_runs(1)})
+    existing = tmp_path / "f"
+    existing.write_text("keep me", "utf-8")
+
+    outcome = runner.invoke(app, ["plot", str(tmp_path / "results"), "--out", str(existing)])
+
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"error: --out {existing}: exists and is not a folder; choose another path\n"
+    assert existing.read_text("utf-8") == "keep me"
+
+
+def test_plot_out_below_a_file(tmp_path: Path) -> None:
+    write_run(tmp_path / "results", {"per-book": per_book_runs(1)})
+    existing = tmp_path / "f"
+    existing.write_text("keep me", "utf-8")
+
+    outcome = runner.invoke(app, ["plot", str(tmp_path / "results"), "--out", str(existing / "sub")])
+
+    assert outcome.exit_code == 2
+    expected = f"error: --out {existing / 'sub'}: {existing} exists and is not a folder; choose another path\n"
+    assert outcome.stderr == expected
+
+
+def test_plot_out_checked_before_results(tmp_path: Path) -> None:
+    existing = tmp_path / "f"
+    existing.write_text("", "utf-8")
+
+    outcome = runner.invoke(app, ["plot", str(tmp_path / "missing"), "--out", str(existing)])
+
+    assert outcome.exit_code == 2
+    assert "exists and is not a folder" in outcome.stderr
+
+
+def test_plot_out_nested_new_folder(tmp_path: Path) -> None:
+    write_run(tmp_path / "results", {"per-book": per_book_runs(1)})
+
+    outcome = runner.invoke(app, ["plot", str(tmp_path / "results"), "--out", str(tmp_path / "a" / "b")])
+
+    assert outcome.exit_code == 0
+    assert (tmp_path / "a" / "b" / "stages.png").is_file()
+
+
+def test_check_output_folder_existing_folder(tmp_path: Path) -> None:
+    check_output_folder(tmp_path)
+    check_output_folder(tmp_path / "new" / "deeper")
+
+    assert not (tmp_path / "new").exists()
+
+
+def legend_run(variant: str, fan_out: str, items: int, cap: int) -> MedianRun:
+    repetition = inline_map_repetition(0, items, 1.0, cap, variant=variant).to_dict()
+    return MedianRun(variant, "sim", repetition, 1, Path("run.json"), fan_out)
+
+
+def test_legend_one_wave_singular() -> None:
+    assert concurrency_legend(legend_run("batched", "inline-map", 20, 40), 20) == "batched (sim): peak 20, 1 wave"
+
+
+def test_legend_waves_plural() -> None:
+    assert concurrency_legend(legend_run("per-book", "inline-map", 100, 40), 40) == "per-book (sim): peak 40, 3 waves"
+
+
+def test_legend_no_waves_without_inline_map() -> None:
+    distributed = legend_run("distributed", "distributed-map", 100, 100)
+
+    assert concurrency_legend(legend_run("sqs", "sqs", 100, 40), 40) == "sqs (sim): peak 40"
+    assert concurrency_legend(distributed, 100) == "distributed (sim): peak 100"
+
+
+def test_median_runs_record_fan_out(tmp_path: Path) -> None:
+    write_run(tmp_path, {"per-book": per_book_runs(1), "sqs": per_book_runs(1)})
+
+    assert [run.fan_out for run in median_runs([tmp_path])] == ["inline-map", "sqs"]
+
+
+def color_pixels(path: Path, color: str) -> int:
+    """Return how many pixels of the PNG at `path` have exactly `color` (a #rrggbb string)."""
+    image = (mpimg.imread(path)[:, :, :3] * 255).round().astype(int)
+    target = np.array([int(color[index : index + 2], 16) for index in (1, 3, 5)])
+    return int(np.all(image == target, axis=2).sum())
+
+
+@pytest.fixture(scope="module")
+def wide_timeline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return the timeline PNG of a run with 600 worker environments, each used once."""
+    folder = tmp_path_factory.mktemp("wide")
+    repetition = inline_map_repetition(0, 600, 1.0, 600, variant="distributed").to_dict()
+    run = MedianRun("distributed", "sim", repetition, 1, folder / "run.json", "distributed-map")
+    return plot_timeline(run, folder / "timeline.png")
+
+
+def test_wide_timeline_shows_orchestrator_and_aggregator(wide_timeline: Path) -> None:
+    # The orchestrator runs 0.2 s and the aggregator 0.3 s of a 1.6 s run, on 1,200 px.
+    assert color_pixels(wide_timeline, FUNCTION_COLORS["orchestrator"]) > 2000
+    assert color_pixels(wide_timeline, FUNCTION_COLORS["aggregator"]) > 2000
+
+
+def test_wide_timeline_shows_workers(wide_timeline: Path) -> None:
+    assert color_pixels(wide_timeline, FUNCTION_COLORS["worker"]) > 50000
+    assert png_size(wide_timeline) == (1200, 600)

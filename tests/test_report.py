@@ -73,3 +73,69 @@ def test_report_command_unknown_baseline(results: Path, tmp_path: Path) -> None:
     assert outcome.exit_code == 2
     assert "--baseline 'sqs': no succeeded repetition of that variant" in outcome.stderr
     assert not (tmp_path / "report").exists()
+
+
+def test_report_out_is_a_file(results: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "f"
+    existing.write_text("keep me", "utf-8")
+
+    outcome = runner.invoke(app, ["report", str(results), "--out", str(existing)])
+
+    assert outcome.exit_code == 2
+    assert outcome.stderr == f"error: --out {existing}: exists and is not a folder; choose another path\n"
+    assert existing.read_text("utf-8") == "keep me"
+
+
+def test_report_out_below_a_file(results: Path, tmp_path: Path) -> None:
+    existing = tmp_path / "f"
+    existing.write_text("", "utf-8")
+
+    outcome = runner.invoke(app, ["report", str(results), "--out", str(existing / "sub")])
+
+    assert outcome.exit_code == 2
+    expected = f"error: --out {existing / 'sub'}: {existing} exists and is not a folder; choose another path\n"
+    assert outcome.stderr == expected
+
+
+def test_report_figures_folder_is_a_file(results: Path, tmp_path: Path) -> None:
+    (tmp_path / "figures").write_text("", "utf-8")
+
+    outcome = runner.invoke(app, ["report", str(results), "--out", str(tmp_path)])
+
+    assert outcome.exit_code == 2
+    assert outcome.stderr == (
+        f"error: --out {tmp_path / 'figures'}: exists and is not a folder; choose another path\n"
+    )
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_report_out_checked_before_results(tmp_path: Path) -> None:
+    existing = tmp_path / "f"
+    existing.write_text("", "utf-8")
+
+    outcome = runner.invoke(app, ["report", str(tmp_path / "missing"), "--out", str(existing)])
+
+    assert outcome.exit_code == 2
+    assert "exists and is not a folder" in outcome.stderr
+
+
+def test_report_lists_each_item_count(tmp_path: Path) -> None:
+    write_run(tmp_path / "results", {"per-book": per_book_runs(2)}, items=100)
+    write_run(tmp_path / "results", {"per-book": per_book_runs(2, items=50)}, items=50)
+
+    page = write_report([tmp_path / "results"], tmp_path / "report").read_text("utf-8")
+
+    assert f"Inputs: 50 items (sha256 {'a' * 12}), 100 items (sha256 {'a' * 12})." in page
+
+
+def test_report_names_region_priced(tmp_path: Path) -> None:
+    outcome = runner.invoke(
+        app, ["run", "--variant", "per-book", "--items", "10", "--repetitions", "1", "--region", "eu-central-1",
+              "--output-dir", str(tmp_path / "results")]
+    )
+    assert outcome.exit_code == 0, outcome.output
+
+    page = write_report([tmp_path / "results"], tmp_path / "report").read_text("utf-8")
+
+    note = "eu-central-1 is priced at us-east-1 prices: bench/data/prices.json lists none for eu-central-1"
+    assert f"> note: {note}" in page
