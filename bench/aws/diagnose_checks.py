@@ -71,19 +71,12 @@ class DiagnoseClients:
 
 def build_clients(region: str | None, profile: str | None, endpoint_url: str | None) -> tuple[DiagnoseClients, str]:
     """Build the clients from one boto3 session and return them with the Region they use."""
-    import boto3
     from botocore.config import Config
-    from botocore.exceptions import ProfileNotFound
 
-    try:
-        session = boto3.Session(profile_name=profile)
-    except ProfileNotFound:
-        raise AwsBackendError(
-            f"AWS profile {profile!r} not found in your AWS config files; run `aws configure list-profiles`"
-        ) from None
-    chosen = region or session.region_name
-    if not chosen:
-        raise AwsBackendError("no AWS Region given; pass --region or set AWS_REGION")
+    from bench.aws.clients import connect
+
+    connection = connect(region, profile, endpoint_url)
+    session, chosen = connection.session, connection.region
 
     config = Config(retries=dict(RETRY_CONFIG), user_agent_extra="fanout-bench-diagnose")
 
