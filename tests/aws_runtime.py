@@ -263,15 +263,25 @@ class LambdaRuntime:
             self._put_events(function.logs_group_name, environment, events)
 
     def _put_events(self, group: str, environment: Environment, events: list[dict[str, Any]]) -> None:
-        """Write to the function's log group; like Lambda without logs:CreateLogGroup, drop logs when it is missing."""
+        """Write to the function's log group; like Lambda without logs:CreateLogGroup, drop logs when it is missing.
+
+        The calls hold the runtime's lock because moto's CloudWatch Logs is not
+        thread-safe: DescribeLogGroups iterates a group's streams, and raises
+        "dictionary changed size during iteration" when another invocation
+        creates a stream at the same time. A group deleted by a teardown while
+        a failed execution's last iterations still run counts as missing.
+        """
         logs = boto3.client("logs", region_name=REGION)
-        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
-            return
         with self._lock:
-            streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=environment.stream)
-            if not streams["logStreams"]:
-                logs.create_log_stream(logGroupName=group, logStreamName=environment.stream)
-            logs.put_log_events(logGroupName=group, logStreamName=environment.stream, logEvents=events)
+            try:
+                if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+                    return
+                streams = logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=environment.stream)
+                if not streams["logStreams"]:
+                    logs.create_log_stream(logGroupName=group, logStreamName=environment.stream)
+                logs.put_log_events(logGroupName=group, logStreamName=environment.stream, logEvents=events)
+            except logs.exceptions.ResourceNotFoundException:
+                return
 
     def close(self) -> None:
         """Forget the imported environments and delete the extracted code."""
@@ -343,6 +353,11 @@ def lambda_runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[LambdaRuntime]:
     for name in list(os.environ):
         if name.startswith("FANOUT_"):
             monkeypatch.delenv(name)
+    # Each new environment sets these two variables for its import, then restores them.
+    # They exist for the whole test, so restoring never deletes a variable. A deletion
+    # while another thread copies os.environ (botocore does) raises KeyError in that thread.
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "")
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
     capture = _CaptureHandler(runtime)
     timing_logger = logging.getLogger(TIMING_LOGGER)
     timing_logger.addHandler(capture)

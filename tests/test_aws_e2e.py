@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from typer.testing import CliRunner
 
 from aws_runtime import LambdaRuntime, lambda_runtime, leftovers, moto_clients, stub_provisioned_concurrency  # noqa: F401
+from large_reading_list import LARGE_BOOKS, PAYLOAD_QUOTA_BYTES, write_large_reading_list
 from bench.aws.clients import AwsClients
 from bench.aws.runner import RunCancelled, run_on_aws
 from bench.books import load_reading_list
@@ -18,6 +19,7 @@ from bench.cli import app
 from bench.errors import AwsBackendError
 from bench.results import read_result
 from bench.sim import simulate
+from bench.sim.pipeline import compact_json_size
 from bench.sim.rules import AwsRules
 from bench.workload import Workload
 from variants import Variant, get_variant
@@ -36,13 +38,14 @@ VARIANTS = {
     "distributed": get_variant("distributed"),
 }
 
-# Worker invocations for 12 books, and the counters moto runs produce. moto's SQS event
-# source mapping delivers one message per invocation, and moto keeps distributed Map
-# children's states out of the parent history.
+# Worker invocations for 12 books, and the counters moto runs produce. An inline Map worker
+# makes one ranged GET of its books and one PUT of its results, and the aggregator one GET
+# per worker. moto's SQS event source mapping delivers one message per invocation, and moto
+# keeps distributed Map children's states out of the parent history.
 EXPECTED = {
-    "per-book": {"workers": 12, "state_transitions": 14, "s3_get_requests": 1, "s3_put_requests": 1},
-    "batched": {"workers": 3, "state_transitions": 5, "s3_get_requests": 1, "s3_put_requests": 1},
-    "provisioned": {"workers": 12, "state_transitions": 14, "s3_get_requests": 1, "s3_put_requests": 1},
+    "per-book": {"workers": 12, "state_transitions": 14, "s3_get_requests": 25, "s3_put_requests": 14},
+    "batched": {"workers": 3, "state_transitions": 5, "s3_get_requests": 7, "s3_put_requests": 5},
+    "provisioned": {"workers": 12, "state_transitions": 14, "s3_get_requests": 25, "s3_put_requests": 14},
     "sqs": {
         "workers": 12,
         "state_transitions": 0,
@@ -117,11 +120,35 @@ def fail_call(clients: AwsClients, event: str, error: BaseException, after: int 
 
 
 def mentions_book(event: dict[str, Any], book_id: int) -> bool:
-    """Return True when an invocation event of any fan-out carries the book with `book_id`."""
+    """Return True when a distributed Map or SQS worker event carries the book with `book_id`."""
     text = json.dumps(event, separators=(",", ":")) + "".join(
         record["body"].replace(" ", "") for record in event.get("Records", [])
     )
     return f'"id":{book_id},' in text
+
+
+def record_histories(clients: AwsClients) -> list[dict[str, Any]]:
+    """Return a list that collects every event the backend reads with GetExecutionHistory."""
+    events: list[dict[str, Any]] = []
+
+    def collect(parsed: dict[str, Any], **kwargs: Any) -> None:
+        events.extend(parsed.get("events", []))
+
+    clients.session.events.register("after-call.stepfunctions.GetExecutionHistory", collect)
+    return events
+
+
+def payload_sizes(events: list[dict[str, Any]]) -> dict[str, int]:
+    """Return the UTF-8 size of each input, output and parameters string in the history events, by event."""
+    sizes = {}
+    for event in events:
+        for field, details in event.items():
+            if not field.endswith("EventDetails"):
+                continue
+            for name in ("input", "output", "parameters"):
+                if isinstance(details.get(name), str):
+                    sizes[f"{event['id']} {event['type']} {name}"] = len(details[name].encode("utf-8"))
+    return sizes
 
 
 def injected_client_error(operation: str, code: str = "ServiceUnavailable") -> ClientError:
@@ -160,6 +187,9 @@ def test_variant_end_to_end(lambda_runtime: LambdaRuntime, tmp_path: Path, name:
         if counter != "workers":
             assert repetition["counters"][counter] == value, counter
     assert repetition["counters"]["lambda_requests"] == EXPECTED[name]["workers"] + 2
+    if variant.fan_out == "inline-map":
+        assert repetition["counters"]["s3_get_requests"] == simulated.counters["s3_get_requests"]
+        assert repetition["counters"]["s3_put_requests"] == simulated.counters["s3_put_requests"]
     assert leftovers() == []
     assert ledger_files(tmp_path) == []
     if variant.provisioned:
@@ -167,6 +197,36 @@ def test_variant_end_to_end(lambda_runtime: LambdaRuntime, tmp_path: Path, name:
     if name == "distributed":
         processor = definitions[0]["States"]["FanOut"]["ItemProcessor"]["ProcessorConfig"]
         assert processor == {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"}
+
+
+# Inputs over Step Functions' payload quota
+
+
+@pytest.mark.parametrize(("name", "workers"), [("per-book", LARGE_BOOKS), ("batched", LARGE_BOOKS // 5)])
+def test_inline_map_input_over_payload_quota(
+    lambda_runtime: LambdaRuntime, tmp_path: Path, name: str, workers: int
+) -> None:
+    clients, _ = moto_clients()
+    history = record_histories(clients)
+    reading_list = load_reading_list(write_large_reading_list(tmp_path / "large.csv"))
+    variant = VARIANTS[name]
+
+    document = run(tmp_path, [variant], clients, reading_list=reading_list, timeout_s=120.0)
+    repetition = document["variants"][0]["repetitions"][0]
+    simulated = simulate(variant, reading_list.items, FAST, AwsRules(), seed=0)
+    sizes = payload_sizes(history)
+
+    assert compact_json_size(reading_list.items) > PAYLOAD_QUOTA_BYTES
+    assert repetition["status"] == "succeeded", repetition["error"]
+    assert simulated.aggregate_sha256 is not None
+    assert repetition["aggregate_sha256"] == simulated.aggregate_sha256
+    assert functions_of(repetition) == {"orchestrator": 1, "worker": workers, "aggregator": 1}
+    assert repetition["counters"]["s3_get_requests"] == 1 + 2 * workers
+    assert repetition["counters"]["s3_put_requests"] == 2 + workers
+    assert any(label.endswith("ExecutionStarted input") for label in sizes)
+    assert any(label.endswith("MapStateExited output") for label in sizes)
+    assert max(sizes.values()) < PAYLOAD_QUOTA_BYTES // 8, max(sizes, key=sizes.__getitem__)
+    assert leftovers() == []
 
 
 def test_result_document_records_aws_run(lambda_runtime: LambdaRuntime, tmp_path: Path) -> None:
@@ -311,7 +371,8 @@ def test_interrupt_mid_deploy_leaves_nothing(lambda_runtime: LambdaRuntime, tmp_
 
 
 def test_worker_failure_fails_repetition(lambda_runtime: LambdaRuntime, tmp_path: Path) -> None:
-    lambda_runtime.fail_when(lambda role, event: role == "worker" and mentions_book(event, 7))
+    # An inline Map iteration receives the byte range of its book, not the book. The seventh book is iteration 6.
+    lambda_runtime.fail_when(lambda role, event: role == "worker" and event.get("index") == 6)
 
     document = run(tmp_path, [VARIANTS["per-book"]])
     repetition = document["variants"][0]["repetitions"][0]

@@ -3,27 +3,140 @@
 import json
 import logging
 import statistics
+from collections.abc import Iterator
 from types import SimpleNamespace
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from variants.handlers import lambda_io, worker
 from variants.handlers.lambda_io import Invocation, Settings
+from variants.handlers.orchestrator import encode_json_lines, stage_items
 
 BOOK = {"id": 7, "title": "Middlemarch"}
 RUN = {"run_id": "r", "variant": "sqs", "repetition": 0, "prefix": "sqs/rep-0000/"}
+BUCKET = "fanout-bench-test"
 
 
 def settings(jitter: float = 0.0, work_seconds: float = 3.0) -> Settings:
     return Settings(
-        run_id="r", variant="sqs", fan_out="sqs", bucket="b", batch_size=1, batch_threads=1,
+        run_id="r", variant="sqs", fan_out="sqs", bucket=BUCKET, batch_size=1, batch_threads=1,
         work_seconds=work_seconds, jitter=jitter, seed=4, state_machine_arn=None, table="t",
         aggregator="a", queue_name="q",
     )
 
 
-def test_unpack_inline_map_event() -> None:
-    assert worker.unpack({"items": [BOOK], "run": RUN}) == ([BOOK], RUN, None)
+# Books in multi-byte UTF-8, and with U+2028 and U+0085, which json.dumps leaves unescaped
+# and str.splitlines would take for line breaks.
+LINE_BOOKS = [
+    {"id": 1, "title": "Ærøskøbing"},
+    {"id": 2, "title": "one\u2028two"},
+    {"id": 3, "title": "next\u0085line", "shelves": ["a", "b"]},
+    {"id": 4, "title": "quote \" and newline \n"},
+    {"id": 5, "title": "last"},
+]
+
+
+@pytest.fixture
+def moto_s3() -> Iterator[object]:
+    """Start moto and give the handlers a fresh S3 client inside it."""
+    lambda_io.client.cache_clear()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        yield s3
+    lambda_io.client.cache_clear()
+
+
+def test_json_lines_one_line_per_book() -> None:
+    body, _ = encode_json_lines(LINE_BOOKS, 2)
+
+    lines = body.split(b"\n")
+    assert lines[-1] == b""
+    assert [json.loads(line) for line in lines[:-1]] == LINE_BOOKS
+    assert lines[1] == '{"id":2,"title":"one\u2028two"}'.encode("utf-8")
+
+
+def test_json_lines_ranges_cover_units() -> None:
+    body, ranges = encode_json_lines(LINE_BOOKS, 2)
+
+    assert len(ranges) == 3
+    assert ranges[0][0] == 0
+    assert ranges[1][0] == sum(ranges[0])
+    assert ranges[2][0] == sum(ranges[1])
+    assert sum(ranges[2]) == len(body)
+    for number, (offset, length) in enumerate(ranges):
+        unit = body[offset : offset + length]
+        assert unit.endswith(b"\n")
+        assert [json.loads(line) for line in unit[:-1].split(b"\n")] == LINE_BOOKS[2 * number : 2 * number + 2]
+
+
+def test_json_lines_one_range_per_book() -> None:
+    body, ranges = encode_json_lines(LINE_BOOKS, 1)
+
+    lengths = [
+        len(json.dumps(book, separators=(",", ":"), ensure_ascii=False).encode("utf-8")) + 1 for book in LINE_BOOKS
+    ]
+    assert [length for _, length in ranges] == lengths
+    assert sum(lengths) == len(body)
+
+
+def test_stage_items_inline_input_refers_to_object() -> None:
+    body, execution_input = stage_items("inline-map", 2, RUN, LINE_BOOKS)
+
+    assert execution_input["items_key"] == "sqs/rep-0000/items.jsonl"
+    assert execution_input["ranges"] == encode_json_lines(LINE_BOOKS, 2)[1]
+    assert execution_input["total"] == 5
+    assert execution_input["run"] == RUN
+    assert "items" not in execution_input
+    assert body == encode_json_lines(LINE_BOOKS, 2)[0]
+
+
+def test_stage_items_distributed_writes_json_array() -> None:
+    body, execution_input = stage_items("distributed-map", 1, RUN, LINE_BOOKS)
+
+    assert execution_input == {"run": RUN, "total": 5, "items_key": "sqs/rep-0000/items.json"}
+    assert json.loads(body) == LINE_BOOKS
+
+
+@pytest.mark.parametrize("unit_size", [1, 2, 5])
+def test_read_items_ranged_get_on_moto(moto_s3: object, unit_size: int) -> None:
+    body, ranges = encode_json_lines(LINE_BOOKS, unit_size)
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=BUCKET, Key="items.jsonl", Body=body)
+
+    read = []
+    with Invocation("worker", None, RUN) as invocation:
+        for byte_range in ranges:
+            read.append(worker.read_items(settings(), "items.jsonl", byte_range, invocation))
+
+    assert read == [LINE_BOOKS[start : start + unit_size] for start in range(0, len(LINE_BOOKS), unit_size)]
+    assert invocation.calls == {"s3_get": len(ranges)}
+
+
+def test_read_items_rejects_partial_line(moto_s3: object) -> None:
+    body, ranges = encode_json_lines(LINE_BOOKS, 1)
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=BUCKET, Key="items.jsonl", Body=body)
+    offset, length = ranges[1]
+
+    with Invocation("worker", None, RUN) as invocation:
+        with pytest.raises(ValueError, match="are not whole JSON lines"):
+            worker.read_items(settings(), "items.jsonl", [offset, length - 1], invocation)
+
+
+def test_read_items_rejects_range_past_end(moto_s3: object) -> None:
+    body, _ = encode_json_lines(LINE_BOOKS, 1)
+    boto3.client("s3", region_name="us-east-1").put_object(Bucket=BUCKET, Key="items.jsonl", Body=body)
+
+    with Invocation("worker", None, RUN) as invocation:
+        with pytest.raises(ValueError, match=r"\(20 bytes read\)"):
+            worker.read_items(settings(), "items.jsonl", [len(body) - 20, 40], invocation)
+
+
+def test_read_items_rejects_empty_range() -> None:
+    with Invocation("worker", None, RUN) as invocation:
+        with pytest.raises(ValueError, match=r"byte range \[0, 0\] of s3://fanout-bench-test/items.jsonl is invalid"):
+            worker.read_items(settings(), "items.jsonl", [0, 0], invocation)
 
 
 def test_unpack_distributed_map_child() -> None:

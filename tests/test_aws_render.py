@@ -1,6 +1,8 @@
 """Rendering a variant for AWS: ASL definitions, IAM policies, the resource plan and `bench render`."""
 
+import fnmatch
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,10 @@ from bench.aws.render import Rendering, render, worker_timeout_s
 from bench.cli import app
 from bench.errors import InputError
 from bench.workload import Workload
+from large_reading_list import LARGE_BOOKS, PAYLOAD_QUOTA_BYTES, large_reading_list_csv
 from variants import VARIANTS, RetryPolicy, Variant, get_variant
+from variants.handlers.orchestrator import stage_items
+from variants.handlers.readinglist import parse_reading_list
 
 ACCOUNT = "123456789012"
 RUN_ID = "20261204T201500Z-3f9a1c"
@@ -54,15 +59,31 @@ def test_inline_map_shape() -> None:
     assert state["Type"] == "Map"
     assert state["ItemProcessor"]["ProcessorConfig"] == {"Mode": "INLINE"}
     assert state["MaxConcurrency"] == 1000
-    assert state["ItemsPath"] == "$.items"
+    assert state["ItemsPath"] == "$.ranges"
     assert state["ItemSelector"] == {
-        "items.$": "States.Array($$.Map.Item.Value)",
+        "range.$": "$$.Map.Item.Value",
+        "index.$": "$$.Map.Item.Index",
+        "items_key.$": "$$.Execution.Input.items_key",
         "run.$": "$$.Execution.Input.run",
     }
     assert state["Next"] == "Aggregate"
     assert rendering.definition is not None
     assert rendering.definition["StartAt"] == "FanOut"
     assert rendering.definition["States"]["Aggregate"]["End"] is True
+
+
+def test_inline_map_passes_result_keys() -> None:
+    rendering = rendered(get_variant("per-book"))
+    assert rendering.definition is not None
+    aggregator = rendering.definition["States"]["Aggregate"]
+
+    assert worker_task(rendering)["OutputPath"] == "$.Payload.stored"
+    assert aggregator["Parameters"]["Payload"] == {
+        "run.$": "$$.Execution.Input.run",
+        "total.$": "$$.Execution.Input.total",
+        "result_keys.$": "$",
+    }
+    assert aggregator["OutputPath"] == "$.Payload"
 
 
 def test_inline_map_retry_block_follows_variant() -> None:
@@ -76,7 +97,7 @@ def test_inline_map_retry_block_follows_variant() -> None:
     ]
     assert task["Resource"] == "arn:aws:states:::lambda:invoke"
     assert task["Parameters"] == {"FunctionName": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{PREFIX}-per-book-worker", "Payload.$": "$"}
-    assert task["OutputPath"] == "$.Payload.results"
+    assert task["OutputPath"] == "$.Payload.stored"
 
 
 def test_default_retry_block_is_console_default() -> None:
@@ -97,10 +118,31 @@ def test_default_retry_block_is_console_default() -> None:
     ]
 
 
-def test_batched_iterations_receive_lists() -> None:
-    state = map_state(rendered(get_variant("batched")))
+def test_batched_iterations_receive_ranges() -> None:
+    # A batch is one byte range of consecutive lines, so the state is the same as per-book's.
+    batched = map_state(rendered(get_variant("batched")))
+    per_book = map_state(rendered(get_variant("per-book")))
 
-    assert state["ItemSelector"]["items.$"] == "$$.Map.Item.Value"
+    assert batched["ItemsPath"] == per_book["ItemsPath"]
+    assert batched["ItemSelector"] == per_book["ItemSelector"]
+
+
+@pytest.mark.parametrize(
+    ("name", "books"), [("per-book", LARGE_BOOKS), ("per-book", 1911), ("batched", 1911), ("provisioned", LARGE_BOOKS)]
+)
+def test_inline_execution_input_far_below_quota(name: str, books: int) -> None:
+    variant = get_variant(name)
+    items = parse_reading_list(large_reading_list_csv(books))
+    run = {"run_id": RUN_ID, "variant": name, "repetition": 0, "prefix": f"{name}/rep-0000/"}
+
+    body, execution_input = stage_items(variant.fan_out, variant.batch_size, run, items)
+    size = len(json.dumps(execution_input, separators=(",", ":")).encode("utf-8"))
+
+    assert len(body) > PAYLOAD_QUOTA_BYTES
+    assert size < PAYLOAD_QUOTA_BYTES // 8
+    assert len(execution_input["ranges"]) == math.ceil(books / variant.batch_size)
+    assert sum(length for _, length in execution_input["ranges"]) == len(body)
+    assert map_state(rendered(variant))["ItemsPath"] == "$.ranges"
 
 
 def test_provisioned_worker_is_invoked_through_alias() -> None:
@@ -263,6 +305,27 @@ def test_states_role_for_distributed_map() -> None:
     trust = rendering.states_role.trust_policy["Statement"][0]
     assert trust["Principal"] == {"Service": "states.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+
+
+@pytest.mark.parametrize("name", ["per-book", "batched", "provisioned"])
+def test_inline_lambda_role_covers_worker_objects(name: str) -> None:
+    rendering = rendered(get_variant(name))
+    statements = rendering.lambda_role.policy["Statement"]
+    bucket = f"arn:aws:s3:::{PREFIX}"
+
+    def allowed(action: str, key: str) -> bool:
+        return any(
+            action in statement["Action"] and fnmatch.fnmatchcase(f"{bucket}/{key}", resource)
+            for statement in statements
+            for resource in statement["Resource"]
+        )
+
+    assert allowed("s3:GetObject", f"{name}/rep-0000/items.jsonl")
+    assert allowed("s3:PutObject", f"{name}/rep-0000/items.jsonl")
+    assert allowed("s3:PutObject", f"{name}/rep-0000/results/000000.json")
+    assert allowed("s3:GetObject", f"{name}/rep-0000/results/000000.json")
+    assert not allowed("s3:GetObject", "other/rep-0000/items.jsonl")
+    assert "s3:ListBucket" not in {action for statement in statements for action in statement["Action"]}
 
 
 def test_inline_states_role_only_invokes_functions() -> None:

@@ -329,7 +329,7 @@ def state_machine_definition(rendering: Rendering) -> dict[str, Any]:
 
     aggregator_payload = {"Payload": {"run.$": "$$.Execution.Input.run", "total.$": "$$.Execution.Input.total"}}
     if not distributed:
-        aggregator_payload["Payload"]["results.$"] = "$"
+        aggregator_payload["Payload"]["result_keys.$"] = "$"
     aggregator = _lambda_task(rendering, names.function_arn("aggregator"), aggregator_payload, "$.Payload")
     aggregator["End"] = True
 
@@ -341,16 +341,25 @@ def state_machine_definition(rendering: Rendering) -> dict[str, Any]:
 
 
 def _inline_map(rendering: Rendering) -> dict[str, Any]:
-    variant = rendering.variant
-    worker = _lambda_task(rendering, rendering.worker_target, {"Payload.$": "$"}, "$.Payload.results")
+    # Books and results travel through S3 and only references travel in the payloads, which
+    # Step Functions caps at 262,144 bytes. Each iteration receives the byte range of its
+    # books in the orchestrator's JSON Lines object, and returns the key of the results
+    # object it stored, so the Map's output is the list of those keys, about 40 bytes per
+    # iteration. The 25,000-event history quota ends an execution at about 3,500 iterations
+    # (7 events each), before that list can reach the payload quota. Source: AWS Step
+    # Functions developer guide, Step Functions service quotas.
+    worker = _lambda_task(rendering, rendering.worker_target, {"Payload.$": "$"}, "$.Payload.stored")
     worker["End"] = True
-    # Each iteration receives one book, or one list of books when the orchestrator batched them.
-    item = "States.Array($$.Map.Item.Value)" if variant.batch_size == 1 else "$$.Map.Item.Value"
     return {
         "Type": "Map",
-        "ItemsPath": "$.items",
-        "ItemSelector": {"items.$": item, "run.$": "$$.Execution.Input.run"},
-        "MaxConcurrency": variant.max_concurrency,
+        "ItemsPath": "$.ranges",
+        "ItemSelector": {
+            "range.$": "$$.Map.Item.Value",
+            "index.$": "$$.Map.Item.Index",
+            "items_key.$": "$$.Execution.Input.items_key",
+            "run.$": "$$.Execution.Input.run",
+        },
+        "MaxConcurrency": rendering.variant.max_concurrency,
         "ItemProcessor": {
             "ProcessorConfig": {"Mode": "INLINE"},
             "StartAt": STATE_WORKER,

@@ -14,17 +14,19 @@ FETCH_THREADS = 16
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Merge the results of one repetition and write the summary to <prefix>summary.json.
 
-    The event carries "run" and "total", plus "results" (a list of lists) from
-    an inline Map; without it the results are read from <prefix>results/.
-    Returns the summary's SHA-256 and key.
+    The event carries "run" and "total", plus "result_keys" (the key of each
+    iteration's results object) from an inline Map. Without it the results
+    are read from every object under <prefix>results/. Returns the summary's
+    SHA-256 and key.
     """
     settings = Settings.from_environment()
     run, total = event["run"], event["total"]
     with Invocation("aggregator", context, run) as invocation:
-        if "results" in event:
-            results = [result for batch in event["results"] for result in batch]
+        if "result_keys" in event:
+            keys = list(event["result_keys"])
         else:
-            results = fetch_results(settings, run["prefix"], invocation)
+            keys = list_result_keys(settings, run["prefix"], invocation)
+        results = fetch_results(settings, keys, invocation)
         invocation.items = len(results)
         if len(results) != total:
             raise RuntimeError(f"found {len(results)} of {total} book results under {run['prefix']}results/")
@@ -39,13 +41,19 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return {"sha256": digest, "summary_key": key, "books": summary["books"]}
 
 
-def fetch_results(settings: Settings, prefix: str, invocation: Invocation) -> list[dict[str, Any]]:
-    """Read every results object under <prefix>results/, keeping one result per book id."""
-    s3 = client("s3")
+def list_result_keys(settings: Settings, prefix: str, invocation: Invocation) -> list[str]:
+    """Return the key of every results object under <prefix>results/."""
     keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=f"{prefix}results/"):
+    paginator = client("s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.bucket, Prefix=f"{prefix}results/"):
         invocation.count("s3_list")
         keys += [entry["Key"] for entry in page.get("Contents", [])]
+    return keys
+
+
+def fetch_results(settings: Settings, keys: list[str], invocation: Invocation) -> list[dict[str, Any]]:
+    """Read the results objects `keys` on FETCH_THREADS threads, keeping one result per book id."""
+    s3 = client("s3")
 
     def read(key: str) -> list[dict[str, Any]]:
         return json.loads(s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read())

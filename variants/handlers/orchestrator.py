@@ -42,17 +42,20 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def start_execution(
     settings: Settings, run: dict[str, Any], items: list[dict[str, Any]], invocation: Invocation
 ) -> str:
-    """Start the state machine; the distributed Map reads its items from S3, the inline Map from the input."""
-    execution_input: dict[str, Any] = {"run": run, "total": len(items)}
-    if settings.fan_out == "distributed-map":
-        key = f"{run['prefix']}items.json"
-        client("s3").put_object(Bucket=settings.bucket, Key=key, Body=json.dumps(items, separators=(",", ":")))
-        invocation.count("s3_put")
-        execution_input["items_key"] = key
-    elif settings.batch_size == 1:
-        execution_input["items"] = items
-    else:
-        execution_input["items"] = make_batches(items, settings.batch_size)
+    """Store the items in S3 and start the state machine with a reference to them.
+
+    The distributed Map reads items.json with its ItemReader. The inline Map
+    iterates over "ranges", the byte range of each worker's lines in
+    items.jsonl, so the execution input stays small for any number of books.
+    Step Functions caps the input and output of an execution, state or task at
+    262,144 bytes of UTF-8 JSON, and AWS recommends storing larger data in S3
+    and passing its location. Source: AWS Step Functions developer guide,
+    Step Functions service quotas; use Amazon S3 ARNs instead of passing large
+    payloads.
+    """
+    body, execution_input = stage_items(settings.fan_out, settings.batch_size, run, items)
+    client("s3").put_object(Bucket=settings.bucket, Key=execution_input["items_key"], Body=body)
+    invocation.count("s3_put")
 
     response = client("stepfunctions").start_execution(
         stateMachineArn=settings.state_machine_arn,
@@ -61,6 +64,38 @@ def start_execution(
     )
     invocation.count("states_start")
     return response["executionArn"]
+
+
+def stage_items(
+    fan_out: str, batch_size: int, run: dict[str, Any], items: list[dict[str, Any]]
+) -> tuple[bytes, dict[str, Any]]:
+    """Return the items object's body and the execution input that refers to it under "items_key"."""
+    execution_input: dict[str, Any] = {"run": run, "total": len(items)}
+    if fan_out == "distributed-map":
+        execution_input["items_key"] = f"{run['prefix']}items.json"
+        return json.dumps(items, separators=(",", ":")).encode("utf-8"), execution_input
+
+    execution_input["items_key"] = f"{run['prefix']}items.jsonl"
+    body, execution_input["ranges"] = encode_json_lines(items, batch_size)
+    return body, execution_input
+
+
+def encode_json_lines(items: list[dict[str, Any]], unit_size: int) -> tuple[bytes, list[list[int]]]:
+    """Encode `items` as JSON Lines and return the bytes and the [offset, length] byte range of each unit.
+
+    A unit is `unit_size` consecutive items, the books one worker invocation
+    processes, so each range covers whole lines. json.dumps escapes newlines
+    inside strings, so a newline byte only ever ends a line.
+    """
+    lines = [json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode("utf-8") + b"\n" for item in items]
+
+    ranges = []
+    offset = 0
+    for unit in make_batches(lines, unit_size):
+        length = sum(len(line) for line in unit)
+        ranges.append([offset, length])
+        offset += length
+    return b"".join(lines), ranges
 
 
 def send_to_queue(
