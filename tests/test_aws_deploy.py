@@ -301,3 +301,47 @@ def test_teardown_continues_past_failure_and_keeps_ledger(moto_clients: AwsClien
     assert Ledger.open(ledger.path).resources == [config]
     with pytest.raises(AwsBackendError, match=r"left 1 resources behind .* run `bench teardown 20260105T120000Z-abc123` again"):
         raise_if_failed(report, RUN.run_id)
+
+
+def test_teardown_retries_bucket_refilled_while_emptied(
+    moto_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker of a stopped execution may still write its results while teardown empties the bucket.
+    monkeypatch.setattr("bench.aws.teardown.BUCKET_RETRY_DELAYS_S", (0.0,))
+    s3 = moto_clients.client("s3")
+    s3.create_bucket(Bucket="fanout-bench-late-writer")
+    late_writes = []
+
+    def write_late_result(**_: object) -> None:
+        if not late_writes:
+            late_writes.append("results/000007.json")
+            s3.put_object(Bucket="fanout-bench-late-writer", Key="results/000007.json", Body=b"[]")
+
+    s3.meta.events.register("before-call.s3.DeleteBucket", write_late_result)
+
+    report = teardown_resources(moto_clients, [Resource("s3-bucket", "fanout-bench-late-writer")])
+
+    assert report.ok
+    assert late_writes == ["results/000007.json"]
+    assert "fanout-bench-late-writer" not in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
+def test_teardown_gives_up_on_bucket_that_keeps_filling(
+    moto_clients: AwsClients, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bench.aws.teardown.BUCKET_RETRY_DELAYS_S", (0.0, 0.0))
+    s3 = moto_clients.client("s3")
+    s3.create_bucket(Bucket="fanout-bench-busy")
+    writes = []
+
+    def write_again(**_: object) -> None:
+        writes.append(len(writes))
+        s3.put_object(Bucket="fanout-bench-busy", Key=f"results/{len(writes):06d}.json", Body=b"[]")
+
+    s3.meta.events.register("before-call.s3.DeleteBucket", write_again)
+
+    report = teardown_resources(moto_clients, [Resource("s3-bucket", "fanout-bench-busy")])
+
+    assert not report.ok
+    assert len(writes) == 3
+    assert "BucketNotEmpty" in report.failed[0][1]

@@ -1,6 +1,7 @@
 """Delete a run's AWS resources, from its ledger or found by their tags."""
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -295,9 +296,26 @@ def _delete_log_group(clients: AwsClients, resource: Resource) -> bool:
     return _delete(f"delete log group {resource.name}", lambda: logs.delete_log_group(logGroupName=resource.name))
 
 
+# Waits before emptying a bucket again when DeleteBucket reports BucketNotEmpty. StopExecution
+# does not stop a Lambda invocation already running, so a worker of a stopped execution can
+# still write its results after the bucket was emptied.
+BUCKET_RETRY_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0)
+
+
 def _delete_bucket(clients: AwsClients, resource: Resource) -> bool:
+    for delay in (*BUCKET_RETRY_DELAYS_S, None):
+        try:
+            return _empty_and_delete_bucket(clients, resource.name)
+        except AwsBackendError as failure:
+            if delay is None or _error_code(failure.__cause__) != "BucketNotEmpty":
+                raise
+            logger.info("bucket %s received new objects while being emptied; retrying in %s s", resource.name, delay)
+            time.sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _empty_and_delete_bucket(clients: AwsClients, bucket: str) -> bool:
     s3 = clients.client("s3")
-    bucket = resource.name
     try:
         pages = _guard(
             f"list the objects of bucket {bucket}",
@@ -319,6 +337,12 @@ def _delete_bucket(clients: AwsClients, resource: Resource) -> bool:
                 lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": chunk, "Quiet": True}),
             )
     return _delete(f"delete bucket {bucket}", lambda: s3.delete_bucket(Bucket=bucket))
+
+
+def _error_code(error: BaseException | None) -> str | None:
+    from botocore.exceptions import ClientError
+
+    return str(error.response.get("Error", {}).get("Code")) if isinstance(error, ClientError) else None
 
 
 _DELETERS: dict[str, Callable[[AwsClients, Resource], bool]] = {
