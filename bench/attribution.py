@@ -289,6 +289,8 @@ class VariantAttribution:
     top: tuple[str, float] | None = None
     top_description: str | None = None
     shares: dict[str, float] = field(default_factory=dict)
+    failed: int = 0  # repetitions left out because they failed
+    error: str | None = None  # the first failed repetition's error
 
     def to_dict(self) -> dict[str, Any]:
         """Return the attribution as JSON-ready data."""
@@ -300,6 +302,8 @@ class VariantAttribution:
             "shares": dict(self.shares),
             "top": None if self.top is None else {"limit": self.top[0], "item_seconds": self.top[1]},
             "top_description": self.top_description,
+            "failed": self.failed,
+            "error": self.error,
         }
 
 
@@ -323,7 +327,8 @@ def explain_document(document: dict[str, Any]) -> list[VariantAttribution]:
     explanations = []
     for variant_run in document["variants"]:
         variant = variant_run["variant"]
-        repetitions = variant_run["repetitions"]
+        repetitions = [rep for rep in variant_run["repetitions"] if rep.get("status") == "succeeded"]
+        failed = [rep for rep in variant_run["repetitions"] if rep.get("status") != "succeeded"]
         totals: dict[str, float] = {}
         inferred = False
         for repetition in repetitions:
@@ -344,6 +349,8 @@ def explain_document(document: dict[str, Any]) -> list[VariantAttribution]:
                 top=top,
                 top_description=describe_limit(top[0], variant, parameters) if top else None,
                 shares=limit_shares(means),
+                failed=len(failed),
+                error=failed[0].get("error") if failed else None,
             )
         )
     return explanations
@@ -361,13 +368,17 @@ def format_explanation(path: Path, document: dict[str, Any], explanations: list[
 
 def _format_variant(explanation: VariantAttribution) -> list[str]:
     name = explanation.variant["name"]
+    if explanation.repetitions == 0:
+        return [f"{name}: every repetition failed ({explanation.failed}): {explanation.error}"]
     source = "inferred from the trace" if explanation.inferred else "recorded by the simulator"
     plural = "" if explanation.repetitions == 1 else "s"
     held = sum(value for value in explanation.limits.values() if value > 0)
     header = (
         f"{name}: items held back {held:,.1f} item-s per repetition "
-        f"(mean of {explanation.repetitions} repetition{plural}, {source})"
+        f"(mean of {explanation.repetitions} succeeded repetition{plural}, {source})"
     )
+    if explanation.failed:
+        header += f"; {explanation.failed} failed repetitions left out: {explanation.error}"
     if explanation.top is None:
         return [header, "  no limit held items back during the map phase"]
 

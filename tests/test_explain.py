@@ -200,7 +200,7 @@ def test_explain_cli_aws_file(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert f"{path} (aws, us-east-1, 565 items)" in result.output
-    assert "per-book: items held back 11,130.0 item-s per repetition (mean of 1 repetition, inferred from the trace)" in result.output
+    assert "per-book: items held back 11,130.0 item-s per repetition (mean of 1 succeeded repetition, inferred from the trace)" in result.output
     assert "  inline_map_cap      11,130.0   100.0%" in result.output
     assert "  bound by the inline Map concurrency cap (40): 100% of the time items waited" in result.output
 
@@ -239,3 +239,19 @@ def test_explain_text_no_limit_line(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert "  no limit held items back during the map phase" in result.output
+
+
+def test_explain_leaves_out_failed_repetitions(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    runner = CliRunner()
+    runner.invoke(app, ["run", "--all", "--account-concurrency", "10", "--repetitions", "1", "--output-dir", str(tmp_path)])
+
+    outcome = runner.invoke(app, ["explain", str(tmp_path)])
+
+    assert outcome.exit_code == 0
+    assert "per-book: every repetition failed (1): Lambda.TooManyRequestsException" in outcome.output
+    assert "provisioned: every repetition failed (1): InvalidParameterValueException" in outcome.output
+    assert "bound by the account concurrency limit (10)" in outcome.output
