@@ -423,3 +423,19 @@ def test_rendered_definition_accepted_by_moto(tmp_path: Path, name: str) -> None
         created = states.create_state_machine(name=f"check-{name}", definition=json.dumps(definition), roleArn=role["Role"]["Arn"])
 
         assert created["stateMachineArn"].endswith(f"check-{name}")
+
+
+def test_render_applies_variant_knobs(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    outcome = CliRunner().invoke(
+        app, ["render", "--variant", "batched", "--batch-size", "10", "--max-concurrency", "5", "--out", str(tmp_path)]
+    )
+
+    definition = json.loads((tmp_path / "state-machine.asl.json").read_text())
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert outcome.exit_code == 0
+    assert definition["States"]["FanOut"]["MaxConcurrency"] == 5
+    assert plan["variant"]["batch_size"] == 10

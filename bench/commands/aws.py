@@ -6,7 +6,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bench.options import EndpointUrl, Profile, Region
+from bench.options import (
+    AwsRegion,
+    BatchSize,
+    BatchThreads,
+    DistributedBatchSize,
+    DistributedMaxConcurrency,
+    EndpointUrl,
+    EsmBatchSize,
+    EsmMaxConcurrency,
+    MaxConcurrency,
+    Profile,
+    Provisioned,
+    ReservedConcurrency,
+)
 
 # The example account id of the AWS documentation, used in rendered ARNs when none is given.
 EXAMPLE_ACCOUNT_ID = "123456789012"
@@ -26,6 +39,9 @@ VariantName = Annotated[
     str, typer.Option("--variant", help="Variant to render: per-book, batched, sqs, provisioned, distributed.")
 ]
 OutDir = Annotated[Path, typer.Option("--out", help="Folder to write the definition, IAM policies and plan to.")]
+RenderRegion = Annotated[
+    Optional[str], typer.Option("--region", help="AWS Region to put in ARNs and names (default us-east-1).")
+]
 AccountId = Annotated[str, typer.Option("--account-id", help="AWS account id to put in ARNs.")]
 RenderRunId = Annotated[str, typer.Option("--run-id", help="Run id to put in resource names.")]
 WorkSeconds = Annotated[
@@ -38,7 +54,7 @@ def teardown(
     run_id: RunId = None,
     all_runs: AllRuns = False,
     dry_run: DryRun = False,
-    region: Region = None,
+    region: AwsRegion = None,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
 ) -> None:
@@ -99,24 +115,51 @@ def _resources_to_delete(clients: Any, ledger: Any, run_id: str | None) -> list[
 def render(
     variant: VariantName,
     out: OutDir,
-    region: Region = None,
+    region: RenderRegion = None,
     account_id: AccountId = EXAMPLE_ACCOUNT_ID,
     run_id: RenderRunId = "example",
     work_seconds: WorkSeconds = 3.0,
     jitter: Jitter = 0.05,
+    max_concurrency: MaxConcurrency = None,
+    batch_size: BatchSize = None,
+    batch_threads: BatchThreads = None,
+    provisioned: Provisioned = None,
+    reserved_concurrency: ReservedConcurrency = None,
+    esm_batch_size: EsmBatchSize = None,
+    esm_max_concurrency: EsmMaxConcurrency = None,
+    distributed_max_concurrency: DistributedMaxConcurrency = None,
+    distributed_batch_size: DistributedBatchSize = None,
 ) -> None:
-    """Write a variant's state machine definition, IAM policies and resource plan, without calling AWS."""
+    """Write a variant's state machine definition, IAM policies and resource plan, without calling AWS.
+
+    The variant knobs are those of `bench run`, so the files show exactly what
+    `bench run --backend aws` with the same options deploys.
+    """
     from bench.aws.naming import RunNames
     from bench.aws.render import render as render_variant
     from bench.aws.render import write_rendering
-    from bench.errors import InputError
+    from bench.runner import Knobs, configure_variants, unused_knobs
+    from bench.sim.rules import AwsRules
     from bench.workload import Workload
-    from variants import VARIANTS
 
-    if variant not in VARIANTS:
-        raise InputError(f"--variant {variant!r} is not a variant; expected one of: {', '.join(VARIANTS)}")
-    names = RunNames(run_id, region or DEFAULT_REGION, account_id).for_variant(variant)
-    rendering = render_variant(VARIANTS[variant], names, Workload(work_seconds, jitter))
+    knobs = Knobs(
+        max_concurrency=max_concurrency,
+        batch_size=batch_size,
+        batch_threads=batch_threads,
+        provisioned=provisioned,
+        reserved_concurrency=reserved_concurrency,
+        esm_batch_size=esm_batch_size,
+        esm_max_concurrency=esm_max_concurrency,
+        distributed_max_concurrency=distributed_max_concurrency,
+        distributed_batch_size=distributed_batch_size,
+    )
+    rules = AwsRules.for_region(region or DEFAULT_REGION)
+    configured = configure_variants([variant], knobs, rules)[0]
+    for warning in unused_knobs([variant], knobs):
+        typer.echo(f"warning: {warning}", err=True)
+
+    names = RunNames(run_id, rules.region, account_id).for_variant(variant)
+    rendering = render_variant(configured, names, Workload(work_seconds, jitter))
     for path in write_rendering(rendering, out):
         typer.echo(f"wrote {path}")
 

@@ -7,7 +7,20 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bench.options import EndpointUrl, Profile, Region
+from bench.options import (
+    BatchSize,
+    BatchThreads,
+    DistributedBatchSize,
+    DistributedMaxConcurrency,
+    EndpointUrl,
+    EsmBatchSize,
+    EsmMaxConcurrency,
+    MaxConcurrency,
+    Profile,
+    Provisioned,
+    Region,
+    ReservedConcurrency,
+)
 
 BACKENDS = ("sim", "aws")
 DEFAULT_REGION = "us-east-1"
@@ -35,15 +48,15 @@ def run(
     repetitions: Annotated[int, typer.Option(help="Repetitions per variant.")] = 5,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same simulated results.")] = 0,
     output_dir: Annotated[Path, typer.Option(help="Folder for the result file.")] = Path("results"),
-    max_concurrency: Annotated[Optional[int], typer.Option(help="Inline Map MaxConcurrency of per-book, batched and provisioned (default 1000; 0 = no limit; an inline Map still runs at most 40).")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Books per worker invocation in the batched variant (default 20).")] = None,
-    batch_threads: Annotated[Optional[int], typer.Option(help="Threads a worker uses for the books of its batch (default 20 for batched, 1 elsewhere; 1 = sequential).")] = None,
-    provisioned: Annotated[Optional[int], typer.Option(help="Provisioned environments of the provisioned variant's worker (default 40).")] = None,
-    reserved_concurrency: Annotated[Optional[int], typer.Option(help="Reserved concurrency of the worker function (default: none).")] = None,
-    esm_batch_size: Annotated[Optional[int], typer.Option(help="Messages per invocation of the SQS event source mapping (default 1; 1-10, as no batching window is set).")] = None,
-    esm_max_concurrency: Annotated[Optional[int], typer.Option(help="MaximumConcurrency of the SQS event source mapping (default: none; 2-1000).")] = None,
-    distributed_max_concurrency: Annotated[Optional[int], typer.Option(help="MaxConcurrency of the distributed Map (default 1000; 0 = up to 10,000 child executions).")] = None,
-    distributed_batch_size: Annotated[Optional[int], typer.Option(help="Books per child execution of the distributed Map, via ItemBatcher (default 1).")] = None,
+    max_concurrency: MaxConcurrency = None,
+    batch_size: BatchSize = None,
+    batch_threads: BatchThreads = None,
+    provisioned: Provisioned = None,
+    reserved_concurrency: ReservedConcurrency = None,
+    esm_batch_size: EsmBatchSize = None,
+    esm_max_concurrency: EsmMaxConcurrency = None,
+    distributed_max_concurrency: DistributedMaxConcurrency = None,
+    distributed_batch_size: DistributedBatchSize = None,
     set_rules: Annotated[
         Optional[list[str]], typer.Option("--set", help="Override a simulator rule, NAME=VALUE (repeatable); see `bench rules`.")
     ] = None,
