@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from bench.options import EndpointUrl, Profile, Region
+from bench.options import AwsRegion, EndpointUrl, Profile
 
 
 class DiagnoseFormat(str, Enum):
@@ -34,7 +34,7 @@ def diagnose(
     end: Annotated[
         Optional[str], typer.Option("--end", help="Window end: ISO 8601 time, 'now' or a time ago. Default: now.")
     ] = None,
-    region: Region = None,
+    region: AwsRegion = None,
     profile: Profile = None,
     endpoint_url: EndpointUrl = None,
     output_format: Annotated[DiagnoseFormat, typer.Option("--format", help="Output format: text (the report) or json (every check's data).")] = DiagnoseFormat.text,
