@@ -179,7 +179,7 @@ def estimate_cost(
 ) -> dict[str, float]:
     """Return the estimated cost in USD by line item (LINE_ITEMS), with the sum under "total".
 
-    Lambda duration comes from each record's billed_ms, which already holds
+    Lambda duration comes from each record's billed_ms, which already includes
     the init duration whenever AWS bills it (on-demand zip functions since
     2025-08-01, provisioned environments always). Records with
     provisioned=True are priced at the provisioned duration rate. Every

@@ -25,7 +25,7 @@ def simulate(
     """Simulate one repetition of `variant` over `items` and return its measurements.
 
     The run is deterministic for a given seed and index. Item service times
-    depend only on (seed, index), so every variant sees the same work. A run
+    depend only on (seed, index), so every variant gets the same work. A run
     that hits an AWS limit which would fail the real execution returns a
     repetition with status "failed" and the AWS error in `error`.
     """
