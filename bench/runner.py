@@ -45,23 +45,26 @@ class RunRequest:
     knobs: Knobs = field(default_factory=Knobs)
 
 
-# The variants each knob changes; a knob given for none of the selected variants is reported.
-KNOB_TARGETS = {
-    "max_concurrency": ("per-book", "batched", "provisioned"),
-    "batch_size": ("batched",),
-    "provisioned": ("provisioned",),
-    "esm_batch_size": ("sqs",),
-    "esm_max_concurrency": ("sqs",),
-    "distributed_max_concurrency": ("distributed",),
-    "distributed_batch_size": ("distributed",),
+# Each knob: the Variant field it sets and the variants it applies to (None = every variant).
+# A knob given for none of the selected variants is reported by unused_knobs.
+KNOB_FIELDS: dict[str, tuple[str, tuple[str, ...] | None]] = {
+    "max_concurrency": ("max_concurrency", ("per-book", "batched", "provisioned")),
+    "batch_size": ("batch_size", ("batched",)),
+    "batch_threads": ("batch_threads", None),
+    "provisioned": ("provisioned", ("provisioned",)),
+    "reserved_concurrency": ("reserved_concurrency", None),
+    "esm_batch_size": ("esm_batch_size", ("sqs",)),
+    "esm_max_concurrency": ("esm_max_concurrency", ("sqs",)),
+    "distributed_max_concurrency": ("max_concurrency", ("distributed",)),
+    "distributed_batch_size": ("batch_size", ("distributed",)),
 }
 
 
 def unused_knobs(names: list[str], knobs: Knobs) -> list[str]:
     """Return a warning for each knob that none of the variants `names` uses."""
     warnings = []
-    for knob, targets in KNOB_TARGETS.items():
-        if getattr(knobs, knob) is not None and not set(targets) & set(names):
+    for knob, (_, targets) in KNOB_FIELDS.items():
+        if targets is not None and getattr(knobs, knob) is not None and not set(targets) & set(names):
             option = "--" + knob.replace("_", "-")
             warnings.append(f"{option} applies only to {', '.join(targets)}; it has no effect on {', '.join(names)}")
     return warnings
@@ -79,22 +82,11 @@ def configure_variants(names: list[str], knobs: Knobs, rules: AwsRules) -> list[
 
 
 def _apply_knobs(variant: Variant, knobs: Knobs) -> Variant:
-    changes: dict[str, Any] = {
-        "batch_threads": knobs.batch_threads,
-        "reserved_concurrency": knobs.reserved_concurrency,
+    changes = {
+        field_name: getattr(knobs, knob)
+        for knob, (field_name, targets) in KNOB_FIELDS.items()
+        if targets is None or variant.name in targets
     }
-    if variant.fan_out == "inline-map":
-        changes["max_concurrency"] = knobs.max_concurrency
-    if variant.name == "batched":
-        changes["batch_size"] = knobs.batch_size
-    if variant.name == "provisioned":
-        changes["provisioned"] = knobs.provisioned
-    if variant.fan_out == "sqs":
-        changes["esm_batch_size"] = knobs.esm_batch_size
-        changes["esm_max_concurrency"] = knobs.esm_max_concurrency
-    if variant.fan_out == "distributed-map":
-        changes["max_concurrency"] = knobs.distributed_max_concurrency
-        changes["batch_size"] = knobs.distributed_batch_size
     return variant.with_knobs(**changes)
 
 

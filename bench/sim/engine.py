@@ -111,16 +111,18 @@ class Region:
     def invoke(
         self,
         function_name: str,
-        service_s: float,
+        work: float | Generator[simpy.Event, Any, None],
         items: int,
         retry: bool = True,
-        hold_items: int | None = None,
     ) -> Generator[simpy.Event, Any, Lease]:
         """Invoke a function synchronously, retrying throttles per the variant's Retry block.
 
-        With `retry` False a throttle raises Throttled to the caller. Otherwise each throttled attempt waits IntervalSeconds x BackoffRate^(n-1) before
-        the next; after MaxAttempts retries the task fails. The wait is charged
-        to the limit that caused the throttle.
+        `work` is the handler's duration in seconds, or a process for a handler
+        whose calls take effect while it runs (the orchestrator sends messages).
+        With `retry` False a throttle raises Throttled to the caller. Otherwise
+        each throttled attempt waits IntervalSeconds x BackoffRate^(n-1) before
+        the next, and after MaxAttempts retries the task fails. The wait is
+        charged to the limit that caused the throttle.
         """
         function = self.functions[function_name]
         policy = self.variant.retry
@@ -144,12 +146,16 @@ class Region:
                 self.counters["state_transitions"] += 1
                 self.add_history_events(3)
                 delay = policy.delay_before(retries)
-                self.hold(throttle.limit, delay, hold_items if hold_items is not None else items)
+                self.hold(throttle.limit, delay, items)
                 yield self.env.timeout(delay)
 
         start = self.env.now
         init_s = function.init_s if lease.cold else 0.0
-        yield self.env.timeout(init_s + service_s)
+        if isinstance(work, (int, float)):
+            yield self.env.timeout(init_s + work)
+        else:
+            yield self.env.timeout(init_s)
+            yield from work
         function.release(lease)
         self.record(function_name, start, init_s, lease, items)
         return lease

@@ -9,7 +9,7 @@ class Throttled(Exception):
     """An invoke was rejected with 429 TooManyRequestsException; `limit` names the cause."""
 
     def __init__(self, limit: str) -> None:
-        super().__init__(limit)
+        super().__init__(f"Lambda.TooManyRequestsException: throttled by {limit}")
         self.limit = limit
 
 

@@ -7,9 +7,8 @@ from typing import Any, Generator
 
 from bench.workload import Workload
 
-from bench.sim.engine import ExecutionFailed, Region, makespan
+from bench.sim.engine import Region, makespan
 from bench.sim.fanout import EventSourceMapping, Unit, count_sqs_send, distributed_map, inline_map
-from bench.sim.lambdas import Throttled
 from variants.handlers.aggregate import aggregate_digest, merge_results
 from variants.handlers.aggregator import FETCH_THREADS
 from variants.handlers.batching import make_batches
@@ -104,7 +103,7 @@ class Pipeline:
             else:
                 yield from self._start_execution(self._execution_input(units))
 
-        yield from self._invoke_body("orchestrator", orchestrator_body(), len(self.items))
+        yield from region.invoke("orchestrator", orchestrator_body(), len(self.items), retry=False)
         self.stages["orchestrator"] = (0.0, env.now)
 
         region.add_history_events(3)  # ExecutionStarted, MapStateEntered, MapStateStarted
@@ -150,7 +149,7 @@ class Pipeline:
                 yield env.timeout(rules.sqs_send_batch_latency_s)
                 mapping.send(batch)
 
-        yield from self._invoke_body("orchestrator", orchestrator_body(), len(self.items))
+        yield from region.invoke("orchestrator", orchestrator_body(), len(self.items), retry=False)
         self.stages["orchestrator"] = (0.0, env.now)
         yield self.sqs_done
 
@@ -179,25 +178,8 @@ class Pipeline:
             yield env.timeout(work + rules.s3_put_latency_s)
             self.summary = merge_results(self.results)
 
-        yield from self._invoke_body("aggregator", aggregator_body(), len(self.results))
+        yield from region.invoke("aggregator", aggregator_body(), len(self.results))
         self.stages["aggregator"] = (start, env.now)
-
-    def _invoke_body(self, function_name: str, body: Generator, items: int) -> Generator:
-        """Invoke a function whose handler is a process of its own (it has side effects in time)."""
-        region, env = self.region, self.region.env
-        function = region.functions[function_name]
-        yield env.timeout(region.rules.invoke_latency_s)
-        try:
-            lease = function.acquire(env.now)
-        except Throttled as throttle:
-            raise ExecutionFailed(f"Lambda.TooManyRequestsException: {function_name} throttled by {throttle.limit}") from None
-
-        start = env.now
-        init_s = function.init_s if lease.cold else 0.0
-        yield env.timeout(init_s)
-        yield from body
-        function.release(lease)
-        region.record(function_name, start, init_s, lease, items)
 
 
 def sample_service_times(workload: Workload, seed: int, index: int, count: int) -> list[float]:
