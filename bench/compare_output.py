@@ -243,8 +243,8 @@ def _interval_footnote(table: pd.DataFrame) -> str:
     short = levels[levels < DEFAULT_CONFIDENCE - 1e-9]
     if short.empty:
         return text
-    most_runs = table.loc[short.index, "runs"].max()
-    return f"{text}; with {most_runs} runs or fewer it is [min, max] at {short.max():.1%} (95% needs 6 runs)"
+    max_runs = table.loc[short.index, "runs"].max()
+    return f"{text}; with {max_runs} runs or fewer it is [min, max] at {short.max():.1%} (95% needs 6 runs)"
 
 
 def statistics_section(df: pd.DataFrame, fmt: str) -> str:

@@ -7,7 +7,7 @@ input or usage, 1 for a failed run or a missing resource.
 
 
 class BenchError(Exception):
-    """An error a user can act on; its message says what failed and what to do."""
+    """An error a user can act on; its message names what failed and what to do."""
 
     exit_code = 1
 

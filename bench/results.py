@@ -1,9 +1,9 @@
 """Versioned result files: build, write atomically, read back and flatten to pandas.
 
 A result file is one JSON document per `bench run`. Its top level records how
-the run was made (tool, backend, region, model parameters, input checksum); its
-"variants" list contains one entry per variant with that variant's description and
-its repetitions. Per-invocation records are stored column-wise (one list per
+the run was made: tool, backend, region, model parameters and input checksum.
+Its "variants" list contains one entry per variant, with that variant's
+description and its repetitions. Per-invocation records are stored column-wise (one list per
 field) so a 100,000-item run stays small and loads straight into a DataFrame.
 """
 

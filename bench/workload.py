@@ -9,11 +9,11 @@ from bench.errors import InputError
 
 @dataclass(frozen=True)
 class Workload:
-    """Service time per item: `work_seconds` scaled by lognormal jitter.
+    """Service time per item: `work_seconds` scaled by a lognormal factor.
 
-    `jitter` is the coefficient of variation of the lognormal factor (0 gives
-    every item exactly `work_seconds`); the factor has mean 1, so jitter does
-    not change the mean work per item.
+    `jitter` is the factor's coefficient of variation, and 0 gives every item
+    exactly `work_seconds`. The factor has mean 1, so jitter does not change
+    the mean work per item.
     """
 
     work_seconds: float = 3.0

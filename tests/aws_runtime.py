@@ -401,7 +401,7 @@ def moto_clients(region: str = REGION) -> tuple[AwsClients, list[dict[str, Any]]
 
 
 def stub_provisioned_concurrency(clients: AwsClients, environments: int) -> Stubber:
-    """Answer the provisioned-concurrency calls moto lacks with botocore's Stubber.
+    """Stub the provisioned-concurrency calls moto lacks with botocore's Stubber.
 
     Expects, in order: PutProvisionedConcurrencyConfig for `environments` on the
     worker alias, two reads (IN_PROGRESS with one environment, then READY) and

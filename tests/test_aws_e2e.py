@@ -69,7 +69,7 @@ def short_sleep(seconds: float) -> None:
     time.sleep(min(seconds, 0.05))
 
 
-def refuse_prompt(message: str) -> bool:
+def decline_prompt(message: str) -> bool:
     raise AssertionError(f"the cost prompt must not be shown here: {message}")
 
 
@@ -88,7 +88,7 @@ def run(tmp_path: Path, variants: list[Variant], clients: AwsClients | None = No
         "timeout_s": 30.0,
         "seed": 0,
         "rules": AwsRules(),
-        "confirm": refuse_prompt,
+        "confirm": decline_prompt,
         "progress": None,
         "clients": clients or moto_clients()[0],
         "ledger_dir": tmp_path / "ledgers",

@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 FanOut = Literal["inline-map", "sqs", "distributed-map"]
 
-# Inline Map runs at most 40 iterations at once, whatever MaxConcurrency says.
+# An inline Map runs at most 40 iterations at once, whatever its MaxConcurrency is.
 # Source: AWS Step Functions developer guide, "Inline Map state" (state-map-inline).
 INLINE_MAP_MAX_CONCURRENCY = 40
 
